@@ -1,0 +1,73 @@
+"""The `evo` command line. Each subcommand lives in evo/commands/<name>.py and is
+imported only when used, so `evo --help` stays fast (jax, ray load lazily).
+
+User mistakes print one line, `evo: error: ...`, on stderr and exit with 2.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from targets import TargetError
+
+from .errors import EvoError
+
+COMMANDS = {
+    "score": "Score a program on a target's validation set.",
+    "verify": "Check every float32 input of an interval (exhaustive).",
+    "baselines": "Classical approximations (Taylor, minimax, Pade, rational) scored alike.",
+    "search": "Evolve programs from f(x) = x; write runs/NAME.",
+    "front": "Show the Pareto front of a run.",
+    "export": "Export a program as C, JAX or NumPy code.",
+    "bench": "Benchmarks: search, kernel speed, scaling.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"evo.commands.{name}")
+        return getattr(module, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl(list(COMMANDS.items()))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="evo-kernels", prog_name="evo")
+def cli() -> None:
+    """evo: discover fast float32 kernels with a certified accuracy."""
+
+
+def fail(message: str) -> None:
+    click.echo(f"evo: error: {message}", err=True)
+    sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="evo", standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("aborted")
+    except click.UsageError as e:
+        hint = f" (see 'evo {e.ctx.info_name} --help')" if e.ctx is not None and e.ctx.info_name != "evo" else ""
+        fail(e.format_message().replace("\n", " ") + hint)
+    except click.ClickException as e:
+        fail(e.format_message().replace("\n", " "))
+    except (EvoError, TargetError) as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        fail("interrupted")
+    except BrokenPipeError:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
