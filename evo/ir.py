@@ -247,19 +247,27 @@ def to_dict(p: Program) -> dict:
 def _const_value(i: int, d: dict) -> float:
     if "f32" in d:
         try:
-            bits = int(str(d["f32"]), 16)
+            if not isinstance(d["f32"], str):  # an int would be misread as hex digits
+                raise ValueError
+            bits = int(d["f32"], 16)
             return float(struct.unpack("<f", struct.pack("<I", bits))[0])
         except (ValueError, struct.error):
             raise ProgramError(f"instruction {i}: bad float32 bit pattern {d['f32']!r}") from None
     if "f64" in d:
         try:
-            return float.fromhex(str(d["f64"]))
+            # float.fromhex("1.5") is 1.3125: insist on the 0x form that float.hex() writes
+            if not isinstance(d["f64"], str) or "0x" not in d["f64"].lower():
+                raise ValueError
+            return float.fromhex(d["f64"])
         except ValueError:
             raise ProgramError(f"instruction {i}: bad float64 hex value {d['f64']!r}") from None
     v = d.get("value")
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ProgramError(f"instruction {i}: constant is not a number: {v!r}")
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:  # a JSON integer beyond float range
+        return math.inf  # rejected by validate() as not finite
 
 
 def from_dict(d: Any) -> Program:

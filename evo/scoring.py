@@ -25,7 +25,8 @@ def ulp32(hi: np.ndarray, lo: np.ndarray | float = 0.0) -> np.ndarray:
     """float32 ulp of the exact value hi + lo (|lo| <= ulp(hi)/2 in float64)."""
     hi = np.asarray(hi, np.float64)
     _, e = np.frexp(hi)
-    E = e.astype(np.int64) - 1
+    # frexp(0) gives exponent 0; an exact zero takes the subnormal floor like any tiny value.
+    E = np.where(hi == 0, -126, e.astype(np.int64) - 1)
     # hi may be a power of two just above the true value: then |v| < 2^E.
     at_pow2 = (np.abs(hi) == np.ldexp(1.0, E)) & (np.sign(lo) == -np.sign(hi)) & (lo != 0)
     E = np.maximum(E - at_pow2, -126)
@@ -79,6 +80,9 @@ class PointSet:
     x: np.ndarray   # inputs (float32, or float64 in float64 mode)
     hi: np.ndarray  # exact values, double-double
     lo: np.ndarray
+
+    def subset(self, index: np.ndarray) -> "PointSet":
+        return PointSet(self.x[index], self.hi[index], self.lo[index])
 
 
 def training_inputs(target: Target, n: int = 1024, n_ordinal: int = 256, dtype: type = np.float32) -> np.ndarray:

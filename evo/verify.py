@@ -8,6 +8,7 @@ the numpy interpreter (the definition) on a strided sample.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -22,7 +23,7 @@ from .errors import EvoError
 from .interp import evaluate
 from .ir import Program
 from .progress import ProgressFn
-from .scoring import error_ulp, json_float
+from .scoring import json_float
 
 Fn32 = Callable[[np.ndarray], np.ndarray]
 CHUNK = 1 << 22
@@ -67,22 +68,82 @@ class _Partial:
         self.checked += o.checked
 
 
-def _chunk(fn: Fn32, reference: Callable[[np.ndarray], np.ndarray], start: int, stop: int,
+BLOCK = 1 << 16  # inputs per numpy pass: the float64 temporaries stay in cache
+_EXP_MASK = np.uint64(0x7FF0000000000000)
+_local = threading.local()
+
+
+def _workspace() -> dict[str, np.ndarray]:
+    """Per-thread buffers: fresh 4M-element temporaries cost more in page faults
+    (glibc maps and unmaps big arrays) than the arithmetic itself."""
+    ws = getattr(_local, "ws", None)
+    if ws is None:
+        ws = _local.ws = {"iota": np.arange(BLOCK, dtype=np.uint32), "bits": np.empty(BLOCK, np.uint32),
+                          "x64": np.empty(BLOCK), "ulp": np.empty(BLOCK), "err": np.empty(BLOCK),
+                          "r32": np.empty(BLOCK, np.float32)}
+    return ws
+
+
+def _inputs(start: int, stop: int, ws: dict[str, np.ndarray]) -> np.ndarray:
+    """float32 values of ordinals [start, stop): from bit patterns where the block has
+    one sign (ordinal -o is the pattern 0x80000000 + o), else via from_ordinal."""
+    n = stop - start
+    bits, iota = ws["bits"][:n], ws["iota"][:n]
+    if start >= 0:
+        np.add(iota, np.uint32(start), out=bits)
+    elif stop <= 1:
+        np.subtract(np.uint32(0x80000000 - start), iota, out=bits)
+    else:
+        return from_ordinal(np.arange(start, stop, dtype=np.int64))
+    return bits.view(np.float32)
+
+
+def _error_ulp(y: np.ndarray, ref: np.ndarray, ulp: np.ndarray, err: np.ndarray) -> np.ndarray:
+    """scoring.error_ulp against a float64 reference (lo = 0), in place, from bits:
+    ulp(v) = 2^(E-23), E the exponent of |v| but >= -126 (ulp(0) = 2^-149)."""
+    with np.errstate(all="ignore"):
+        np.abs(ref, out=ulp)
+        np.bitwise_and(ulp.view(np.uint64), _EXP_MASK, out=ulp.view(np.uint64))
+        np.multiply(ulp, 2.0 ** -23, out=ulp)
+        np.maximum(ulp, 2.0 ** -149, out=ulp)
+        np.copyto(err, y)
+        np.subtract(err, ref, out=err)
+        np.abs(err, out=err)
+        np.divide(err, ulp, out=err)
+    bad_y = ~np.isfinite(y)
+    if bad_y.any():
+        err[bad_y] = np.inf
+    return err
+
+
+def _block(fn: Fn32, reference: Callable[[np.ndarray], np.ndarray], start: int, stop: int,
            check: Fn32 | None) -> _Partial:
-    x = from_ordinal(np.arange(start, stop, dtype=np.int64))
-    y = fn(x)
-    ref = reference(x.astype(np.float64))
-    err = error_ulp(y, ref)
-    # Where the reference itself is not finite (outside the domain), only an equal result is right.
-    bad_ref = ~np.isfinite(ref)
-    if bad_ref.any():
-        same = (y.astype(np.float64) == ref) | (np.isnan(y) & np.isnan(ref))
-        err = np.where(bad_ref, np.where(same, 0.0, np.inf), err)
-    i = int(np.argmax(err))
+    ws = _workspace()
+    n = stop - start
+    x = _inputs(start, stop, ws)
+    y = np.asarray(fn(x), np.float32)
+    x64 = ws["x64"][:n]
+    np.copyto(x64, x)
+    ref = reference(x64)
+    err = _error_ulp(y, ref, ws["ulp"][:n], ws["err"][:n])
+    rounded = ws["r32"][:n]
     with np.errstate(over="ignore", invalid="ignore"):
-        rounded = ref.astype(np.float32)
-    ncr = int(np.count_nonzero((y != rounded) & ~(np.isnan(y) & np.isnan(rounded))))
-    out = _Partial(float(err[i]), float(x[i]), float(np.sum(err)), ncr, int(x.size))
+        np.copyto(rounded, ref, casting="unsafe")
+    # Where the reference, rounded to float32, is not finite (outside the domain, or an
+    # overflow: exp2(200) is +inf in float32), only an equal result is right (error 0),
+    # anything else is the worst score.
+    bad_ref = ~np.isfinite(rounded)
+    nan_y = np.isnan(y)
+    if bad_ref.any():
+        same = (y == rounded) | (nan_y & np.isnan(rounded))
+        err[bad_ref & same] = 0.0
+        err[~np.isfinite(ref) & ~same] = np.inf
+    i = int(np.argmax(err))
+    differ = y.view(np.uint32) != rounded.view(np.uint32)
+    if nan_y.any():
+        differ &= ~(nan_y & np.isnan(rounded))
+    differ &= ~((y == 0) & (rounded == 0))  # -0 vs +0: same value
+    out = _Partial(float(err[i]), float(x[i]), float(np.sum(err)), int(np.count_nonzero(differ)), n)
     if check is not None:
         xs = x[::CROSS_CHECK_STRIDE]
         want = check(xs)
@@ -94,6 +155,14 @@ def _chunk(fn: Fn32, reference: Callable[[np.ndarray], np.ndarray], start: int, 
                            f"{float(got[j])!r} vs {float(want[j])!r}")
         out.checked = int(xs.size)
     return out
+
+
+def _chunk(fn: Fn32, reference: Callable[[np.ndarray], np.ndarray], start: int, stop: int,
+           check: Fn32 | None) -> _Partial:
+    acc = _Partial()
+    for s in range(start, stop, BLOCK):
+        acc.merge(_block(fn, reference, s, min(s + BLOCK, stop), check))
+    return acc
 
 
 def exhaustive(fn: Fn32, target: Target, interval: tuple[float, float] | None = None,

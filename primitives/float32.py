@@ -35,9 +35,9 @@ def fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Correctly rounded float32 fused multiply-add (one rounding), elementwise."""
     a32, b32, c32 = np.broadcast_arrays(np.float32(a) if np.ndim(a) == 0 else a, b, c)
     shape = a32.shape
-    a64, b64, c64 = (np.asarray(v, np.float32).astype(np.float64).ravel() for v in (a32, b32, c32))
-    p = a64 * b64  # exact
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # NaN/inf operands and overflow are IEEE results, not errors
+        a64, b64, c64 = (np.asarray(v, np.float32).astype(np.float64).ravel() for v in (a32, b32, c32))
+        p = a64 * b64  # exact
         s = p + c64
         mag = np.abs(s)
         # Double rounding can only bite where the float64 sum sits on a float32

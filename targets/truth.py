@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,8 +51,8 @@ def cached_exact_values(key: str, f: Callable[[Any], Any], x: np.ndarray) -> tup
     try:
         with np.load(path) as z:
             return z["hi"], z["lo"]
-    except (OSError, KeyError, ValueError):
-        pass
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        pass  # missing, truncated or corrupt: recompute and rewrite
     hi, lo = exact_values(f, x)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

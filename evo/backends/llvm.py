@@ -1,11 +1,22 @@
 """LLVM backend: a program lowered (from the op table) to a loop kernel
 `void kernel(const float *x, float *y, int64 n)`, optimised at O3 for the host
 CPU with the new pass manager (vectorised), no fast-math flags, JIT-compiled.
+
+Bit-exact with the interpreter: no instruction carries fast-math flags, so LLVM
+may not contract a separate fmul + fadd, fma is the `llvm.fma` intrinsic, and
+the JIT does not touch the FTZ/DAZ bits (subnormals kept). `probe()` in
+evo.backends checks all of this on the running CPU.
+
+Each module also holds `void bench(x, y, n, reps)`, calling the (non-inlined)
+kernel `reps` times, so the timing harness measures the loop, not ctypes.
 """
+
 from __future__ import annotations
 
 import ctypes
+import re
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -14,21 +25,20 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
 
-from primitives import OPS
-
-from ..errors import EvoError
 from ..ir import CONST, X, Program, _reachable
+from .common import CompileError, LoweringError, check_lowerable, op_row
+
+__all__ = ["Kernel", "LoweringError", "CompileError", "lower", "compile_ir", "compile_kernel",
+           "optimised_ir", "assembly", "vector_width", "compile_seconds"]
 
 _lock = threading.Lock()
 _KERNEL_T = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+_BENCH_T = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
 
 
-class LoweringError(EvoError):
-    pass
-
-
-@lru_cache(maxsize=1)
-def _target_machine() -> Any:
+def _new_target_machine() -> Any:
+    """A target machine for the host CPU with all its features. An execution engine
+    takes ownership of (and frees) the one it is given, so each engine gets its own."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
@@ -37,14 +47,21 @@ def _target_machine() -> Any:
                                         opt=3, jit=True)
 
 
+@lru_cache(maxsize=1)
+def _target_machine() -> Any:
+    """The shared one, for optimising and printing only: never handed to an engine."""
+    return _new_target_machine()
+
+
 def lower(p: Program, dtype: type = np.float32, name: str = "kernel") -> ir.Module:
-    """llvmlite IR for the loop kernel of `p`."""
+    """llvmlite IR for the loop kernel of `p` (plus its `bench` driver)."""
     fty = ir.FloatType() if dtype == np.float32 else ir.DoubleType()
     i64 = ir.IntType(64)
     ptr = fty.as_pointer()
     module = ir.Module(name="evo")
     module.triple = llvm.get_process_triple()
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ptr, ptr, i64]), name=name)
+    fn.attributes.add("noinline")  # the bench driver must really call it `reps` times
     xs, ys, n = fn.args
     for a in (xs, ys):
         a.add_attribute("noalias")
@@ -64,17 +81,40 @@ def lower(p: Program, dtype: type = np.float32, name: str = "kernel") -> ir.Modu
         elif ins.op == CONST:
             vals[k] = ir.Constant(fty, float(dtype(ins.value)))
         else:
-            op = OPS.get(ins.op)
-            if op is None or op.llvm is None:
-                raise LoweringError(f"op {ins.op!r} cannot be lowered by the llvm backend")
-            vals[k] = op.llvm(b, [vals[a] for a in ins.args])
+            emit = op_row(ins.op, "llvm", "llvm")
+            try:
+                vals[k] = emit(b, [vals[a] for a in ins.args])
+            except Exception as e:  # a broken emitter: name the op, keep the cause
+                raise LoweringError(f"op {ins.op!r} cannot be lowered by the llvm backend: "
+                                    f"{type(e).__name__}: {e}") from e
     b.store(vals[p.output], b.gep(ys, [i], inbounds=True))
     nxt = b.add(i, i64(1))
     i.add_incoming(nxt, loop)
     b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
     b.position_at_end(done)
     b.ret_void()
+    _add_bench(module, fn)
     return module
+
+
+def _add_bench(module: ir.Module, kernel: ir.Function) -> None:
+    """void bench(x, y, n, reps): call the kernel reps times."""
+    i64 = ir.IntType(64)
+    xs_t, ys_t, _ = kernel.function_type.args
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [xs_t, ys_t, i64, i64]), name="bench")
+    xs, ys, n, reps = fn.args
+    entry, loop, done = fn.append_basic_block("entry"), fn.append_basic_block("loop"), fn.append_basic_block("done")
+    b = ir.IRBuilder(entry)
+    b.cbranch(b.icmp_signed(">", reps, i64(0)), loop, done)
+    b.position_at_end(loop)
+    r = b.phi(i64)
+    r.add_incoming(i64(0), entry)
+    b.call(kernel, [xs, ys, n])
+    nxt = b.add(r, i64(1))
+    r.add_incoming(nxt, loop)
+    b.cbranch(b.icmp_signed("<", nxt, reps), loop, done)
+    b.position_at_end(done)
+    b.ret_void()
 
 
 @dataclass
@@ -85,6 +125,7 @@ class Kernel:
     dtype: type
     _engine: Any
     _fn: Any
+    _bench: Any = None
 
     def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         x = np.ascontiguousarray(x, self.dtype)
@@ -92,32 +133,83 @@ class Kernel:
         self._fn(x.ctypes.data, out.ctypes.data, x.size)  # ctypes releases the GIL
         return out
 
+    def repeat(self, x: np.ndarray, out: np.ndarray, reps: int) -> None:
+        """Run the kernel `reps` times over x into out, in one native call (for timing).
+        x and out must be contiguous arrays of the kernel's dtype and equal size."""
+        assert x.dtype == out.dtype == self.dtype and x.flags.c_contiguous and out.flags.c_contiguous
+        assert x.size == out.size
+        self._bench(x.ctypes.data, out.ctypes.data, x.size, reps)
 
-def compile_ir(text: str, tm: Any | None = None) -> Any:
-    """Parse, optimise at O3 (new pass manager, vectorisers on) and JIT a module."""
+
+def optimise(text: str, tm: Any | None = None) -> Any:
+    """Parse and optimise a module at O3 (new pass manager, vectorisers on)."""
     tm = tm or _target_machine()
     mod = llvm.parse_assembly(text)
+    # The optimiser must see the JIT's data layout (vector costs; MCJIT asserts they match).
+    mod.data_layout = str(tm.target_data)
     mod.verify()
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
-    engine = llvm.create_mcjit_compiler(mod, tm)
+    return mod
+
+
+def compile_ir(text: str, tm: Any | None = None) -> Any:
+    """Parse, optimise at O3 (new pass manager, vectorisers on) and JIT a module.
+    The engine owns `tm` (default: a fresh one), as llvmlite frees it with the engine."""
+    tm = tm or _new_target_machine()
+    engine = llvm.create_mcjit_compiler(optimise(text, tm), tm)
     engine.finalize_object()
     return engine
 
 
 def compile_kernel(p: Program, dtype: type = np.float32) -> Kernel:
     """Lower and JIT `p` (cached by program hash)."""
+    check_lowerable(p, "llvm", "llvm")
     return _compile_cached(p.hash(), np.dtype(dtype).name, p)
 
 
 @lru_cache(maxsize=256)
 def _compile_cached(h: str, dtype_name: str, p: Program) -> Kernel:
-    dtype = np.dtype(dtype_name).type
+    return _compile(p, np.dtype(dtype_name).type)
+
+
+def _compile(p: Program, dtype: type) -> Kernel:
     text = str(lower(p, dtype))
     with _lock:  # LLVM's global state is not thread-safe while compiling
-        engine = compile_ir(text)
+        try:
+            engine = compile_ir(text)
+        except RuntimeError as e:  # llvmlite reports parse/verify/codegen failures so
+            raise CompileError("llvm", p, e) from e
         fn = _KERNEL_T(engine.get_function_address("kernel"))
-    return Kernel(p, dtype, engine, fn)
+        bench = _BENCH_T(engine.get_function_address("bench"))
+    return Kernel(p, dtype, engine, fn, bench)
+
+
+def compile_seconds(p: Program, dtype: type = np.float32) -> float:
+    """Wall time to lower, optimise and JIT `p` (uncached)."""
+    t0 = time.perf_counter()
+    _compile(p, dtype)
+    return time.perf_counter() - t0
+
+
+def optimised_ir(p: Program, dtype: type = np.float32) -> str:
+    """The module of `p` after the O3 pipeline (look for <16 x float>: vectorised)."""
+    with _lock:
+        return str(optimise(str(lower(p, dtype))))
+
+
+def assembly(p: Program, dtype: type = np.float32) -> str:
+    """Host assembly of the optimised module of `p`."""
+    with _lock:
+        tm = _target_machine()
+        return tm.emit_assembly(optimise(str(lower(p, dtype)), tm))
+
+
+def vector_width(p: Program, dtype: type = np.float32) -> int:
+    """Widest <N x float> vector in the optimised kernel (1 = not vectorised)."""
+    elem = "float" if dtype == np.float32 else "double"
+    widths = [int(w) for w in re.findall(rf"<(\d+) x {elem}>", optimised_ir(p, dtype))]
+    return max(widths, default=1)

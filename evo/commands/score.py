@@ -1,8 +1,11 @@
 """evo score PROGRAM.json --target T: error on the validation set (sampled, not exhaustive)."""
 from __future__ import annotations
 
+import math
+
 import click
 
+from ..errors import EvoError
 from ..ir import render
 from ..scoring import Scorer
 from ._common import fmt_ulp, load_program, print_json, resolve_target, target_options
@@ -19,10 +22,12 @@ from ._common import fmt_ulp, load_program, print_json, resolve_target, target_o
 def score(program: str, target: str, interval: str | None, dtype: str, fixed_ulp: float | None,
           seed: int, as_json: bool) -> None:
     """Score PROGRAM on the target's validation set (random points, fixed by seed)."""
+    if fixed_ulp is not None and not (math.isfinite(fixed_ulp) and fixed_ulp != 0):
+        raise EvoError(f"--fixed-ulp must be a finite nonzero number, not {fixed_ulp!r}")
     p = load_program(program)
     t = resolve_target(target, interval)
     metric = "fixed" if fixed_ulp is not None else ("relative" if dtype == "float64" else "ulp")
-    scorer = Scorer(t, dtype=dtype, metric=metric, fixed_ref=fixed_ulp or 1.5, seed=seed)
+    scorer = Scorer(t, dtype=dtype, metric=metric, fixed_ref=1.5 if fixed_ulp is None else fixed_ulp, seed=seed)
     st = scorer.score(p, "validation")
     unit = scorer.unit
     if as_json:

@@ -1,0 +1,108 @@
+"""Search configuration: one frozen dataclass, resolved and saved as runs/NAME/config.json."""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+
+from primitives import DEFAULT_SEARCH_OPS, OPS
+
+from .errors import EvoError
+from .fit import FitConfig
+
+ALGORITHMS = ("regularized", "nsga2")
+COSTS = ("ops", "xla", "llvm")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    target: str = "exp2"
+    interval: tuple[float, float] | None = None
+    dtype: str = "float32"
+    metric: str = "ulp"                  # ulp | fixed (errors in ulp(fixed_ref))
+    fixed_ref: float = 1.5
+    algorithm: str = "regularized"
+    population: int = 64
+    tournament: int = 8
+    archive_parents: float = 0.25        # share of parents drawn from the whole-run front
+    budget_seconds: float | None = None
+    max_evals: int | None = None
+    seed: int = 0
+    workers: int | None = 0              # None: all cores (Ray); 0: in-process
+    address: str | None = None           # Ray cluster address
+    batch_size: int = 8                  # children per worker task
+    deterministic: bool = False          # generation-synchronous batches
+    cost: str = "ops"                    # ops | xla | llvm (measured ns/element)
+    cost_weights: tuple[tuple[str, float], ...] = ()
+    semantics: str = "interp"            # score under interp | xla | llvm semantics
+    ops: tuple[str, ...] = DEFAULT_SEARCH_OPS
+    max_ops: int = 24
+    fit: FitConfig = field(default_factory=FitConfig)
+    checkpoint_every: float = 30.0       # seconds
+    verify_below: float = 2.0            # verify front members under this max ULP at the end
+    validation_seed: int = 1
+
+    def __post_init__(self) -> None:
+        check(self)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "SearchConfig":
+        known = {f.name for f in fields(SearchConfig)}
+        unknown = set(d) - known
+        if unknown:
+            raise EvoError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if d.get("interval") is not None:
+            d["interval"] = tuple(d["interval"])
+        d["cost_weights"] = tuple(tuple(w) for w in d.get("cost_weights", ()))
+        d["ops"] = tuple(d.get("ops", DEFAULT_SEARCH_OPS))
+        if isinstance(d.get("fit"), dict):
+            fd = dict(d["fit"])
+            fd["polish_steps"] = tuple(fd.get("polish_steps", FitConfig.polish_steps))
+            d["fit"] = FitConfig(**fd)
+        return SearchConfig(**d)
+
+
+def check(c: SearchConfig) -> None:
+    """Reject bad settings with one-line messages."""
+    if c.algorithm not in ALGORITHMS:
+        raise EvoError(f"unknown algorithm {c.algorithm!r} (known: {', '.join(ALGORITHMS)})")
+    if c.cost not in COSTS:
+        raise EvoError(f"unknown cost {c.cost!r} (known: {', '.join(COSTS)})")
+    if c.dtype not in ("float32", "float64"):
+        raise EvoError(f"unknown dtype {c.dtype!r} (known: float32, float64)")
+    if c.budget_seconds is None and c.max_evals is None:
+        raise EvoError("give a budget: --budget DURATION or --evals N")
+    if c.budget_seconds is not None and not c.budget_seconds > 0:
+        raise EvoError(f"budget must be positive, got {c.budget_seconds:g} s")
+    if c.max_evals is not None and c.max_evals <= 0:
+        raise EvoError(f"--evals must be positive, got {c.max_evals}")
+    if c.tournament < 1 or c.population < 2:
+        raise EvoError(f"population must be >= 2 and tournament >= 1 (got {c.population}, {c.tournament})")
+    if c.population < c.tournament:
+        raise EvoError(f"population ({c.population}) is smaller than tournament ({c.tournament})")
+    if not 0.0 <= c.archive_parents <= 1.0:
+        raise EvoError(f"archive parent share must be in [0, 1], got {c.archive_parents}")
+    if c.workers is not None and c.workers < 0:
+        raise EvoError(f"--workers must be >= 0, got {c.workers}")
+    if c.batch_size < 1:
+        raise EvoError(f"batch size must be >= 1, got {c.batch_size}")
+    bad = [o for o in c.ops if o not in OPS]
+    if bad:
+        raise EvoError(f"unknown op {bad[0]!r} (known: {', '.join(OPS)})")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "": 1}
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '10m', '1.5h' -> seconds."""
+    m = re.fullmatch(r"\s*(-?[0-9]*\.?[0-9]+)\s*([smh]?)\s*", text)
+    if not m:
+        raise EvoError(f"budget {text!r} is not a duration (e.g. 90s, 10m, 1h)")
+    seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds <= 0:
+        raise EvoError(f"budget must be positive, got {text!r}")
+    return seconds

@@ -1,0 +1,49 @@
+"""Export a program as C, JAX or NumPy source, optionally inside a full-range wrapper.
+
+    from evo.export import export_source, Provenance
+    text = export_source(program, get_target("exp2"), "c", full_range=True, name="my_exp2f")
+
+The C file defines `float NAME(float x)` and `void NAME_n(const float *x, float *y,
+size_t n)`; the Python modules define `NAME(x)` on arrays. Every file starts with
+a header: target, interval, max ULP (and whether exhaustive), where the program
+came from, and the evo version. evo.export.native compiles and loads C for
+`evo verify --c/--lib`.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from targets import Target
+
+from ..errors import EvoError
+from ..fullrange import wrapper_for
+from ..ir import Program
+from .c import c_source
+from .code import Provenance, check_name, default_name, prepared
+from .python import python_source
+
+Lang = Literal["c", "jax", "numpy"]
+LANGS: tuple[str, ...] = ("c", "jax", "numpy")
+SUFFIX = {"c": ".c", "jax": ".py", "numpy": ".py"}
+
+
+def export_source(p: Program, target: Target, lang: str, full_range: bool = False, name: str | None = None,
+                  provenance: Provenance | None = None) -> str:
+    """Source text of `p` (a kernel for `target` on its interval) in `lang`."""
+    if lang not in LANGS:
+        raise EvoError(f"unknown language {lang!r} (known: {', '.join(LANGS)})")
+    fn = check_name(name or default_name(target))
+    wrapper = wrapper_for(target) if full_range else None
+    prov = provenance or Provenance(source="a program given in Python")
+    if not prov.evo_version:
+        from .. import __version__
+        from dataclasses import replace
+
+        prov = replace(prov, evo_version=__version__)
+    q = prepared(p)
+    if lang == "c":
+        return c_source(q, target, fn, prov, wrapper)
+    return python_source(q, target, fn, lang, prov, wrapper)
+
+
+__all__ = ["export_source", "Provenance", "LANGS", "SUFFIX", "default_name"]

@@ -1,0 +1,86 @@
+"""C99 export: `float FN(float x)` and `void FN_n(const float *x, float *y, size_t n)`.
+
+Each op is one statement from the op table's `c` template, so every operation is
+rounded to float32 exactly where the interpreter rounds. GNU C contracts a
+separate * and + into an fma by default (-ffp-contract=fast outside ISO modes):
+the file turns that off itself (#pragma STDC FP_CONTRACT OFF for clang, GCC's
+optimize("fp-contract=off") for gcc), so any flags short of -ffast-math keep the
+result bit-exact. The array form is a plain loop over the inlined scalar code with
+selects instead of branches, which gcc -O3 -march=native vectorises.
+"""
+from __future__ import annotations
+
+from targets import Target
+
+from ..fullrange import Wrapper, c_wrapper
+from ..ir import Program
+from .code import Provenance, c_hex, decimal, header_lines, output_name, slots
+
+C_NOTES = [
+    "C99. Bit-exact with the evo float32 interpreter (IEEE binary32, round to nearest",
+    "even, fmaf = one rounding) at any optimisation level WITHOUT -ffast-math / -Ofast",
+    "(no reassociation, no flush-to-zero). Contraction of a separate * and + into an",
+    "fma is switched off below for gcc and clang; other compilers: -ffp-contract=off.",
+    "Needs FLT_EVAL_METHOD 0 or -fexcess-precision=standard (x87: -std=c99 gives it).",
+    "Link with -lm. FN_n vectorises with gcc -O3 -march=native (fmaf -> vfmadd);",
+    "without hardware fma, fmaf is a (correct but slow) libm call.",
+]
+
+_PRAGMAS_ON = """\
+/* Keep a separate multiply and add apart (no fused contraction), whatever the flags. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+"""
+
+_PRAGMAS_OFF = """\
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+"""
+
+
+def _literal(v: float) -> str:
+    h = c_hex(v) + "f"
+    return f"({h})" if h.startswith("-") else h
+
+
+def kernel_function(p: Program, fn: str, static: bool) -> str:
+    """The program as a C function of one float (p already pruned and folded)."""
+    consts: list[str] = []
+
+    def const(k: int, v: float) -> str:
+        consts.append(f"{decimal(v)}")
+        return _literal(v)
+
+    lines = []
+    for k, expr in slots(p, "x", const):
+        note = f"  /* {', '.join(consts)} */" if consts else ""
+        lines.append(f"    const float t{k} = {expr};{note}")
+        consts.clear()
+    out = output_name(p, "x", const)
+    uses_x = any(p.instrs[a].op == "x" for ins in p.instrs for a in ins.args) or p.output == 0
+    head = f"{'static inline ' if static else ''}float {fn}(float x)"
+    body = ([] if uses_x else ["    (void)x;"]) + lines + [f"    return {out};"]
+    return head + " {\n" + "\n".join(body) + "\n}\n"
+
+
+def c_source(p: Program, target: Target, fn: str, prov: Provenance, wrapper: Wrapper | None) -> str:
+    summary = wrapper.summary if wrapper else None
+    head = header_lines(p, target, prov, "C99", fn, summary, C_NOTES)
+    parts = ["/*\n" + "\n".join(f" * {line}".rstrip() for line in head) + "\n */\n",
+             "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n",
+             f"float {fn}(float x);\nvoid {fn}_n(const float *x, float *y, size_t n);\n",
+             _PRAGMAS_ON]
+    if wrapper:
+        parts.append(f"/* The kernel: {wrapper.kernel}. */\n" + kernel_function(p, f"{fn}_kernel", static=True))
+        parts.append(c_wrapper(wrapper, fn))
+    else:
+        parts.append(kernel_function(p, fn, static=False))
+    parts.append(f"void {fn}_n(const float *x, float *y, size_t n) {{\n"
+                 f"    size_t i;\n    for (i = 0; i < n; i++) y[i] = {fn}(x[i]);\n}}\n")
+    parts.append(_PRAGMAS_OFF)
+    return "\n".join(parts)

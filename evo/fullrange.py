@@ -1,0 +1,299 @@
+"""Full-range float32 wrappers: range reduction + reconstruction + special values
+around a kernel found on a target's reduced interval.
+
+One wrapper per registered target that has `full_range` set (exp2, exp, log2,
+log). Each is written once in C (the product) and once in array Python shared by
+the NumPy and JAX exports; both use only IEEE float32 operations, fma and 32-bit
+integer bit manipulation, so they agree bit for bit (XLA's flushing of subnormal
+float32 values aside, see evo.export.python).
+
+    exp2  k = floor(x), r = x - k in [0, 1]; 2^x = K(r) * 2^k.
+          r is exact except for -1 < x < 0, where 1 + x is rounded: at most
+          ~0.35 ULP more there (a kernel on [0, 1] cannot avoid it).
+    exp   k = round(x / ln2), r = x - k*ln2 (Cody-Waite: ln2 = hi + lo, the
+          first step exact by fma) in [-ln2/2, ln2/2] (a few ulp beyond, from
+          rounding k); e^x = K(r) * 2^k.
+    log2  x = m * 2^e, m in [1, 2): log2 x = e + K(m); for x in [sqrt(1/2), 1)
+          log2 x = -log2(q) - d*log2(e), q = 1/x rounded, d = 1 - q*x exact (fma),
+          so values near 1 keep their relative accuracy (no cancellation).
+    log   x = m * 2^e, m in [0.5, 1): log x = e*ln2 + K(m); for x in [1, sqrt 2]
+          log x = -log(q) - d likewise.
+
+2^k is applied as two exact power-of-two factors, so subnormal results are
+rounded once (correctly) and overflow gives inf. Subnormal inputs of the logs
+are rescaled through their integer significand (exact). Special values: NaN ->
+NaN, exp(+-inf) = +inf / +0, log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from string import Template
+
+import numpy as np
+
+from targets import TARGETS, Target
+
+from .errors import EvoError
+
+F32_MAX = float(np.finfo(np.float32).max)
+TINY = 2.0 ** -149          # smallest subnormal
+MIN_NORMAL = 2.0 ** -126
+
+
+def _hex(v: float) -> str:
+    """Exact float32 hex literal, trailing zeros dropped: 0x1.8p+23."""
+    mant, _, exp = float(np.float32(v)).hex().partition("p")
+    return f"{mant.rstrip('0').rstrip('.')}p{exp}"
+
+
+# Constants shared by the C and Python wrappers, as exact float32 hex literals.
+CONSTANTS = {
+    "MAGIC": _hex(1.5 * 2 ** 23),               # x + MAGIC rounds x to an integer (|x| < 2^22)
+    "LOG2E": _hex(1 / math.log(2)),
+    "LN2_HI": _hex(math.log(2)),
+    "LN2_LO": _hex(math.log(2) - float(np.float32(math.log(2)))),
+}
+
+
+@dataclass(frozen=True)
+class Wrapper:
+    name: str                       # the target it wraps
+    kernel: str                     # what the kernel must approximate, for messages
+    c_body: str                     # Template: $fn (function prefix), constants
+    py_body: str                    # Template: array Python (numpy and JAX)
+    summary: str                    # one line for file headers
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return TARGETS[self.name].interval
+
+
+# -- C ---------------------------------------------------------------------------
+
+C_HELPERS = Template("""\
+static inline uint32_t ${fn}_f2u(float f) { uint32_t u; memcpy(&u, &f, sizeof u); return u; }
+static inline float ${fn}_u2f(uint32_t u) { float f; memcpy(&f, &u, sizeof f); return f; }
+
+/* y * 2^(nb - 256) for nb - 256 in [-200, 200]: two exact power-of-two factors, so a
+   subnormal result is rounded once and an overflow gives inf. */
+static inline float ${fn}_ldexp(float y, uint32_t nb) {
+    const uint32_t h = nb >> 1;
+    return (y * ${fn}_u2f((h - 1u) << 23)) * ${fn}_u2f((nb - h - 1u) << 23);
+}
+""")
+
+_C_EXP2 = """\
+float $fn(float x) {
+    const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
+    /* |x| > 160 (inf, NaN too) -> +-160: far past overflow (128) and underflow (-150) */
+    const float xc = ax > 0x43200000u ? ${fn}_u2f((ux & 0x80000000u) | 0x43200000u) : x;
+    const float rn = (xc + $MAGIC) - $MAGIC;  /* nearest integer */
+    const float k = rn - (rn > xc ? 1.0f : 0.0f);  /* floor(xc) */
+    const float y = ${fn}_kernel(xc - k);  /* 2^r, r in [0, 1] */
+    const float res = ${fn}_ldexp(y, ${fn}_f2u(k + $MAGIC) - 0x4B400000u + 256u);
+    return ax > 0x7F800000u ? x + x : res;  /* NaN */
+}
+"""
+
+_C_EXP = """\
+float $fn(float x) {
+    const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
+    /* |x| > 128 (inf, NaN too) -> +-128: e^128 overflows, e^-128 underflows */
+    const float xc = ax > 0x43000000u ? ${fn}_u2f((ux & 0x80000000u) | 0x43000000u) : x;
+    const float t = fmaf(xc, $LOG2E, $MAGIC);  /* round(x / ln2) + MAGIC */
+    const float k = t - $MAGIC;
+    const float r = fmaf(-k, $LN2_LO, fmaf(-k, $LN2_HI, xc));   /* inner fma exact */
+    const float y = ${fn}_kernel(r);  /* e^r, |r| <~ ln2/2 */
+    const float res = ${fn}_ldexp(y, ${fn}_f2u(t) - 0x4B400000u + 256u);
+    return ax > 0x7F800000u ? x + x : res;  /* NaN */
+}
+"""
+
+# The logs share the reduction; $EXP_BIAS, $MANT_ONE, $REC_LO/$REC_HI and the two
+# result lines differ.
+_C_LOG = """\
+float $fn(float x) {
+    const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
+    /* subnormal x: its integer significand as a float is exact and normal */
+    const int sub = ux < 0x00800000u;
+    const float xn = sub ? (float)(int32_t)ux : x;
+    const uint32_t un = ${fn}_f2u(xn);
+    const float e = (float)((int32_t)(un >> 23) - (sub ? $EXP_BIAS + 149 : $EXP_BIAS));
+    const float m = ${fn}_u2f((un & 0x007FFFFFu) | $MANT_ONE);
+    /* near 1 the kernel gets q = 1/x instead, on the side where it is relatively accurate */
+    const int rec = ux - ${REC_LO}u <= ${REC_HI}u - ${REC_LO}u;
+    const float q = 1.0f / x;
+    const float d = fmaf(-q, x, 1.0f);  /* 1 - q*x, exact */
+    const float k = ${fn}_kernel(rec ? q : m);
+    float res = rec ? $REC_RESULT : $RESULT;
+    res = ux >= 0x7F800000u ? x + x : res;  /* +inf, NaN */
+    res = ux > 0x80000000u && ax <= 0x7F800000u ? NAN : res;   /* x < 0 */
+    return ax == 0u ? -INFINITY : res;  /* +-0 */
+}
+"""
+
+_LOG2 = dict(EXP_BIAS="127", MANT_ONE="0x3F800000u", REC_LO="0x3F3504F3", REC_HI="0x3F7FFFFF")
+_LN = dict(EXP_BIAS="126", MANT_ONE="0x3F000000u", REC_LO="0x3F800000", REC_HI="0x3FB504F3")
+
+# -- array Python (numpy and JAX) ---------------------------------------------------
+# Written against a small vocabulary each export defines (evo.export.python): values
+# are "float32" in that export's representation (numpy: float32 arrays; JAX: float64
+# arrays holding float32 values, so XLA's contraction and flushing cannot touch them).
+# _add/_sub/_div/_fma: one correctly rounded float32 operation; _f2u/_u2f: bit casts
+# to/from uint32; _i32: uint32 -> int32 bits; _i2f: small integer -> float;
+# _ldexp(y, nb): y * 2^(nb - 256) rounded once; _consts(): the constants below.
+# Comparisons, negation and integer arithmetic are exact and written as operators.
+
+_PY_CONSTS = "    ONE, ZERO, NAN, INF, MAGIC, LOG2E, LN2_HI, LN2_LO = _consts()\n"
+
+_PY_EXP2 = """\
+def $fn(x):
+""" + _PY_CONSTS + """\
+    ux = _f2u(x)
+    ax = ux & 0x7FFFFFFF
+    xc = _where(ax > 0x43200000, _u2f((ux & 0x80000000) | 0x43200000), x)
+    rn = _sub(_add(xc, MAGIC), MAGIC)
+    k = _sub(rn, _where(rn > xc, ONE, ZERO))
+    y = _kernel(_sub(xc, k))
+    res = _ldexp(y, _f2u(_add(k, MAGIC)) - 0x4B400000 + 256)
+    return _where(ax > 0x7F800000, _add(x, x), res)
+"""
+
+_PY_EXP = """\
+def $fn(x):
+""" + _PY_CONSTS + """\
+    ux = _f2u(x)
+    ax = ux & 0x7FFFFFFF
+    xc = _where(ax > 0x43000000, _u2f((ux & 0x80000000) | 0x43000000), x)
+    t = _fma(xc, LOG2E, MAGIC)
+    k = _sub(t, MAGIC)
+    r = _fma(-k, LN2_LO, _fma(-k, LN2_HI, xc))
+    y = _kernel(r)
+    res = _ldexp(y, _f2u(t) - 0x4B400000 + 256)
+    return _where(ax > 0x7F800000, _add(x, x), res)
+"""
+
+_PY_LOG = """\
+def $fn(x):
+""" + _PY_CONSTS + """\
+    ux = _f2u(x)
+    ax = ux & 0x7FFFFFFF
+    sub = ux < 0x00800000
+    xn = _where(sub, _i2f(_i32(ux)), x)
+    un = _f2u(xn)
+    e = _i2f(_i32(un >> 23) - _where(sub, $EXP_BIAS + 149, $EXP_BIAS))
+    m = _u2f((un & 0x007FFFFF) | $MANT_ONE)
+    rec = (ux - $REC_LO) <= ($REC_HI - $REC_LO)
+    q = _div(ONE, x)
+    d = _fma(-q, x, ONE)
+    k = _kernel(_where(rec, q, m))
+    res = _where(rec, $REC_RESULT, $RESULT)
+    res = _where(ux >= 0x7F800000, _add(x, x), res)
+    res = _where((ux > 0x80000000) & (ax <= 0x7F800000), NAN, res)
+    return _where(ax == 0, -INF, res)
+"""
+
+WRAPPERS: dict[str, Wrapper] = {
+    "exp2": Wrapper("exp2", "2^x on [0, 1]", _C_EXP2, _PY_EXP2,
+                    "2^x = K(r) * 2^k, k = floor(x), r = x - k in [0, 1]"),
+    "exp": Wrapper("exp", "e^x on [-ln2/2, ln2/2]", _C_EXP, _PY_EXP,
+                   "e^x = K(r) * 2^k, k = round(x/ln2), r = x - k*ln2 (Cody-Waite, fma)"),
+    "log2": Wrapper("log2", "log2(x) on [1, 2]",
+                    Template(_C_LOG).safe_substitute(_LOG2, REC_RESULT="fmaf(-d, $LOG2E, 0.0f - k)",
+                                                     RESULT="e + k"),
+                    Template(_PY_LOG).safe_substitute(_LOG2, MANT_ONE="0x3F800000",
+                                                      REC_RESULT="_fma(-d, LOG2E, _sub(ZERO, k))",
+                                                      RESULT="_add(e, k)"),
+                    "log2 x = e + K(m), m in [1, 2); for x in [sqrt(1/2), 1): -K(1/x) - d*log2(e)"),
+    "log": Wrapper("log", "log(x) on [0.5, 1]",
+                   Template(_C_LOG).safe_substitute(_LN, REC_RESULT="(0.0f - k) - d",
+                                                    RESULT="fmaf(e, $LN2_HI, fmaf(e, $LN2_LO, k))"),
+                   Template(_PY_LOG).safe_substitute(_LN, MANT_ONE="0x3F000000",
+                                                     REC_RESULT="_sub(_sub(ZERO, k), d)",
+                                                     RESULT="_fma(e, LN2_HI, _fma(e, LN2_LO, k))"),
+                   "log x = e*ln2 + K(m), m in [0.5, 1); for x in [1, sqrt 2]: -K(1/x) - d"),
+}
+
+
+def wrapper_for(target: Target) -> Wrapper:
+    """The full-range wrapper of `target`; EvoError (one line) if it has none or the
+    kernel's interval is not the one the wrapper reduces to."""
+    w = WRAPPERS.get(target.full_range or "")
+    if w is None:
+        known = ", ".join(WRAPPERS)
+        raise EvoError(f"target {target.name!r} has no full-range wrapper (wrappers exist for {known})")
+    if tuple(target.interval) != tuple(w.interval):
+        raise EvoError(f"the {w.name} full-range wrapper needs a kernel for {w.kernel}; "
+                       f"this one is for [{target.interval[0]!r}, {target.interval[1]!r}]")
+    return w
+
+
+def c_constants() -> dict[str, str]:
+    return {k: v + "f" for k, v in CONSTANTS.items()}
+
+
+def c_wrapper(w: Wrapper, fn: str) -> str:
+    """C helpers + `float fn(float x)` around `static float fn_kernel(float)`."""
+    body = Template(w.c_body).substitute(c_constants(), fn=fn)
+    return C_HELPERS.substitute(fn=fn) + "\n" + body
+
+
+def py_wrapper(w: Wrapper, fn: str) -> str:
+    """The array-Python wrapper `def fn(x)` around `_kernel` (numpy and JAX)."""
+    return Template(w.py_body).substitute(fn=fn)
+
+
+def py_constants() -> dict[str, float]:
+    """Values of the names `_consts()` returns, in order."""
+    return {"ONE": 1.0, "ZERO": 0.0, "NAN": math.nan, "INF": math.inf,
+            **{k: float.fromhex(v) for k, v in CONSTANTS.items()}}
+
+
+# -- what a full-range function is checked against ------------------------------------
+
+def _prev(v: float) -> float:
+    return float(np.nextafter(np.float32(v), np.float32(-np.inf)))
+
+
+def _next(v: float) -> float:
+    return float(np.nextafter(np.float32(v), np.float32(np.inf)))
+
+
+def _edge(f64: "np.ufunc", pred: "callable", lo: float, hi: float) -> float:
+    """The last float32 x in [lo, hi] with pred(float32(f(x))) true, pred monotone false->... (bisection)."""
+    from primitives.float32 import to_ordinal, from_ordinal
+
+    a, b = int(to_ordinal(np.float32(lo))), int(to_ordinal(np.float32(hi)))
+    ok = lambda o: bool(pred(np.float32(f64(np.float64(from_ordinal(o))))))  # noqa: E731
+    while b - a > 1:
+        mid = (a + b) // 2
+        a, b = (mid, b) if ok(mid) else (a, mid)
+    return float(from_ordinal(a))
+
+
+def special_inputs(target: Target) -> np.ndarray:
+    """Inputs every full-range function is shown on: IEEE specials, binade edges and the
+    target's overflow / underflow / subnormal-result thresholds."""
+    base = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 2.0, math.e, 10.0,
+            TINY, -TINY, MIN_NORMAL - TINY, MIN_NORMAL, -MIN_NORMAL, F32_MAX, -F32_MAX]
+    extra: list[float] = []
+    f = target.f64
+    if target.full_range in ("exp2", "exp"):
+        with np.errstate(all="ignore"):
+            ovf = _edge(f, np.isfinite, 0.0, 200.0)                      # last finite result
+            sub = _edge(f, lambda y: y < MIN_NORMAL, -200.0, 0.0)         # last subnormal result
+            zero = _edge(f, lambda y: y == 0, -200.0, 0.0)                # last input giving +0
+        extra = [ovf, _next(ovf), sub, _next(sub), zero, _next(zero), -1e-7, 1e-7, -0.5, 100.0, -100.0,
+                 -200.0, 200.0]
+    elif target.full_range in ("log2", "log"):
+        extra = [_prev(1.0), _next(1.0), math.sqrt(0.5), _prev(math.sqrt(0.5)), math.sqrt(2.0), _next(math.sqrt(2.0)),
+                 2.0 ** -140, -2.0]
+    x = np.array(base + extra, dtype=np.float32)
+    return x
+
+
+def expected(target: Target, x: np.ndarray) -> np.ndarray:
+    """The float32 rounding of the float64 reference (inf where it overflows float32)."""
+    with np.errstate(all="ignore"):
+        return np.asarray(target.f64(np.asarray(x, np.float32).astype(np.float64))).astype(np.float32)

@@ -1,0 +1,77 @@
+"""Live progress of a search: a rich panel on a terminal, plain log lines otherwise."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from .ir import render
+from .progress import stderr_console
+
+if TYPE_CHECKING:
+    from .search import Search
+
+
+def _fmt(v: float) -> str:
+    return "inf" if v == float("inf") else f"{v:.3g}"
+
+
+class Monitor:
+    def __init__(self, budget_text: str, enabled: bool = True, every: float = 10.0) -> None:
+        self.console = stderr_console()
+        self.enabled = enabled
+        self.budget_text = budget_text
+        self.every = every
+        self._last = 0.0
+        self._live: Live | None = None
+        self._evals0: tuple[float, int] | None = None
+
+    def __enter__(self) -> "Monitor":
+        if self.enabled and self.console.is_terminal:
+            self._live = Live(console=self.console, refresh_per_second=2, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(*exc)
+
+    def rate(self, s: "Search") -> float:
+        now = time.monotonic()
+        if self._evals0 is None:
+            self._evals0 = (now, s.stats.evals)
+            return 0.0
+        t0, e0 = self._evals0
+        return (s.stats.evals - e0) / max(now - t0, 1e-9)
+
+    def __call__(self, s: "Search") -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < (0.5 if self._live else self.every):
+            return
+        self._last = now
+        rate = self.rate(s)
+        st = s.stats
+        fit_share = 100.0 * st.fit_seconds / max(st.eval_seconds, 1e-9)
+        workers = s.evaluator.workers_alive()
+        head = (f"{s.elapsed:6.0f}s / {self.budget_text}  evals {st.evals}  {rate:.1f}/s  "
+                f"cache hits {st.cache_hits}  fitting {fit_share:.0f}% of eval time  "
+                f"workers {workers if workers else 'in-process'}")
+        if workers:
+            head += "  per worker " + " ".join(f"{n}" for n in sorted(st.per_worker.values()))
+        if self._live is None:
+            front = "  ".join(f"{a.cost:g}:{_fmt(a.error)}" for a in s.archive)
+            print(f"[evo] {head}  front (cost:max {s.scorer.unit}) {front}", file=sys.stderr, flush=True)
+            return
+        table = Table(title=f"Pareto front ({s.target.expr}, training max {s.scorer.unit})", expand=False)
+        for col in ("cost", f"max {s.scorer.unit}", "id", "expression"):
+            table.add_column(col)
+        for a in s.archive[-12:]:
+            table.add_row(f"{a.cost:g}", _fmt(a.error), str(a.id), render(a.program)[:90])
+        self._live.update(Group(Text(head), table))

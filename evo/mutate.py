@@ -1,0 +1,206 @@
+"""Mutations: small random edits of a program's graph or constants.
+
+AutoNumerics-Zero weighs insert 1 : remove 2 : rewire 3 : rename 3; starting
+from f(x) = x on a laptop budget, growth must come sooner, so insertion is
+weighted up (see `MutationConfig.weights`), plus constant moves. Each mutation returns a new program (or None if it does
+not apply); `mutate` retries until the function really changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from primitives import OPS
+
+from .interp import evaluate
+from .ir import CONST, X, Instr, Program, _reachable, simplify
+
+Rng = np.random.Generator
+
+
+@dataclass(frozen=True)
+class MutationConfig:
+    ops: tuple[str, ...] = ("add", "sub", "mul", "div", "fma", "neg")
+    weights: tuple[tuple[str, float], ...] = (
+        ("insert", 2.0), ("remove", 1.0), ("rewire", 2.0), ("rename", 2.0),
+        ("perturb", 1.0), ("redraw", 0.2))
+    max_ops: int = 24          # cap on x-dependent ops
+    max_tries: int = 50
+    # fma does the work of two ops with one rounding: offer it more often.
+    op_weights: tuple[tuple[str, float], ...] = (("fma", 3.0), ("div", 0.5), ("neg", 0.5), ("sqrt", 0.5))
+
+    def pick_op(self, rng: Rng, exclude: str = "") -> str:
+        names = [o for o in self.ops if o != exclude] or list(self.ops)
+        w = dict(self.op_weights)
+        p = np.array([w.get(o, 1.0) for o in names])
+        return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def random_constant(rng: Rng) -> float:
+    """A sign-fixed log-scale constant, +-10^U(-8, 0) (as in AutoNumerics-Zero)."""
+    return float(np.float32(rng.choice((-1.0, 1.0)) * 10.0 ** rng.uniform(-8, 0)))
+
+
+def _live_ops(p: Program) -> list[int]:
+    live = _reachable(p)
+    return [i for i, ins in enumerate(p.instrs) if live[i] and ins.op in OPS]
+
+
+def _operand(p: Program, before: int, rng: Rng, extra: list[Instr]) -> int:
+    """An argument for a new/rewired op: x, an earlier live op, or a new constant.
+
+    Existing constant slots are never reused: a shared constant would tie two
+    parameters together in fitting."""
+    r = rng.random()
+    live = _reachable(p)
+    choices = [i for i in range(1, before) if live[i] and p.instrs[i].op in OPS]
+    if r < 0.5 or (r < 0.6 and not choices):
+        return 0
+    if r < 0.6:
+        return int(rng.choice(choices))
+    extra.append(Instr(CONST, (), random_constant(rng)))
+    return -len(extra)  # placeholder for a constant inserted before `before`
+
+
+def _splice(p: Program, at: int, new: list[Instr], rewrite: Callable[[int, Instr], Instr],
+            output: Callable[[int], int]) -> Program:
+    """Insert `new` instructions before slot `at` (args in `new` may be negative:
+    -k = the k-th new instruction; indices >= at are renumbered), then rewrite."""
+    n = len(new)
+
+    def shift(a: int) -> int:
+        return a + n if a >= at else a
+
+    def resolve(a: int) -> int:
+        return at + (-a - 1) if a < 0 else shift(a) if a >= at else a
+
+    out = list(p.instrs[:at])
+    out += [Instr(ins.op, tuple(resolve(a) for a in ins.args), ins.value) for ins in new]
+    for i, ins in enumerate(p.instrs[at:], start=at):
+        ins = Instr(ins.op, tuple(shift(a) for a in ins.args), ins.value)
+        out.append(rewrite(i + n, ins))
+    return Program(tuple(out), output(shift(p.output)))
+
+
+def insert(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+    """Put a new op on an edge: the value v flowing into a use becomes op(..v..)."""
+    ops = _live_ops(p)
+    edges = [(j, k) for j in ops for k in range(len(p.instrs[j].args))] + [(-1, -1)]
+    j, k = edges[int(rng.integers(len(edges)))]
+    src = p.output if j == -1 else p.instrs[j].args[k]
+    at = len(p.instrs) if j == -1 else j
+    name = cfg.pick_op(rng)
+    op = OPS[name]
+    extra: list[Instr] = []
+    args = [_operand(p, at, rng, extra) for _ in range(op.arity)]
+    args[int(rng.integers(op.arity))] = src
+    new = extra + [Instr(name, tuple(args))]
+    new_slot = at + len(new) - 1
+
+    def rewrite(i: int, ins: Instr) -> Instr:
+        if i == j + len(new):
+            a = list(ins.args)
+            a[k] = new_slot
+            return Instr(ins.op, tuple(a), ins.value)
+        return ins
+
+    return _splice(p, at, new, rewrite, (lambda o: new_slot) if j == -1 else (lambda o: o))
+
+
+def remove(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+    """Bypass an op: its uses take one of its arguments instead."""
+    ops = _live_ops(p)
+    if not ops:
+        return None
+    j = int(rng.choice(ops))
+    keep = int(rng.choice(p.instrs[j].args))
+    instrs = [Instr(ins.op, tuple(keep if a == j else a for a in ins.args), ins.value) for ins in p.instrs]
+    return Program(tuple(instrs), keep if p.output == j else p.output)
+
+
+def rewire(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+    """Point one argument of an op elsewhere (x, an earlier slot, a new constant)."""
+    ops = _live_ops(p)
+    if not ops:
+        return None
+    j = int(rng.choice(ops))
+    k = int(rng.integers(len(p.instrs[j].args)))
+    extra: list[Instr] = []
+    a = _operand(p, j, rng, extra)
+
+    def rewrite(i: int, ins: Instr) -> Instr:
+        if i == j + len(extra):
+            args = list(ins.args)
+            args[k] = a if a >= 0 else j + (-a - 1)
+            return Instr(ins.op, tuple(args), ins.value)
+        return ins
+
+    return _splice(p, j, extra, rewrite, lambda o: o)
+
+
+def rename(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+    """Change an op to another; arguments are dropped or added to fit the arity."""
+    ops = _live_ops(p)
+    if not ops:
+        return None
+    j = int(rng.choice(ops))
+    old = p.instrs[j]
+    name = cfg.pick_op(rng, exclude=old.op)
+    arity = OPS[name].arity
+    extra: list[Instr] = []
+    args = list(old.args[:arity])
+    while len(args) < arity:
+        args.append(_operand(p, j, rng, extra))
+    fixed = tuple(a if a >= 0 else j + (-a - 1) for a in args)
+    return _splice(p, j, extra, lambda i, ins: Instr(name, fixed) if i == j + len(extra) else ins, lambda o: o)
+
+
+def perturb(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+    """Scale one constant by a random factor (a new starting point for fitting)."""
+    slots = [s for s in p.const_slots if _reachable(p)[s]]
+    if not slots:
+        return None
+    s = int(rng.choice(slots))
+    c = p.constants
+    j = p.const_slots.index(s)
+    c[j] = float(np.float32(c[j] * (1.0 + rng.normal(0.0, 0.5)) + rng.normal(0.0, 1e-3)))
+    return p.with_constants(c)
+
+
+def redraw(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+    """Draw all constants afresh."""
+    if not p.const_slots:
+        return None
+    return p.with_constants([random_constant(rng) for _ in p.const_slots])
+
+
+MUTATIONS: dict[str, Callable[[Program, MutationConfig, Rng], Program | None]] = {
+    "insert": insert, "remove": remove, "rewire": rewire, "rename": rename, "perturb": perturb, "redraw": redraw,
+}
+
+PROBE = np.linspace(0.0, 1.0, 13).astype(np.float32)
+
+
+def probe_key(p: Program, probe: np.ndarray = PROBE) -> bytes:
+    """Outputs on a few probe points: equal keys => (almost surely) the same function."""
+    return evaluate(p, probe, np.float32).tobytes()
+
+
+def mutate(p: Program, cfg: MutationConfig, rng: Rng, probe: np.ndarray = PROBE) -> tuple[Program, str]:
+    """A simplified child that computes a different function than `p`, and the mutation's name."""
+    names = [n for n, _ in cfg.weights]
+    w = np.array([wt for _, wt in cfg.weights])
+    parent_key = probe_key(p, probe)
+    for _ in range(cfg.max_tries):
+        name = names[int(rng.choice(len(names), p=w / w.sum()))]
+        child = MUTATIONS[name](p, cfg, rng)
+        if child is None:
+            continue
+        child = simplify(child)
+        if child.n_ops > cfg.max_ops or not child.x_dependent()[child.output]:
+            continue  # too big, or a constant: no use as an approximation
+        if probe_key(child, probe) != parent_key:
+            return child, name
+    return simplify(redraw(p, cfg, rng) or p), "redraw"

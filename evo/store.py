@@ -1,0 +1,125 @@
+"""The run directory runs/NAME/: resolved config, append-only event log,
+atomic checkpoints, the Pareto front, plots. Nothing here overwrites a
+different run or leaves a half-written file behind."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import SearchConfig
+from .errors import EvoError
+from .runs import FRONT_FORMAT
+
+CHECKPOINT_FORMAT = "evo-checkpoint/1"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=1, allow_nan=False, default=_default)
+
+
+def _default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+class RunStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._events = None
+
+    # -- creation and opening ---------------------------------------------------
+    @staticmethod
+    def create(path: Path, config: SearchConfig) -> "RunStore":
+        cfg_file = path / "config.json"
+        if cfg_file.exists():
+            try:
+                same = json.loads(cfg_file.read_text()) == json.loads(_json(config.to_dict()))
+            except (OSError, ValueError):
+                same = False
+            if same:
+                raise EvoError(f"{path} already holds this run; continue it with: evo search --resume {path}")
+            raise EvoError(f"{path} already holds a different run; choose another --name or --out")
+        if path.exists() and any(path.iterdir()):
+            raise EvoError(f"{path} exists and is not empty; choose another --name or --out")
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write(cfg_file, _json(config.to_dict()))
+        return RunStore(path)
+
+    @staticmethod
+    def open(path: Path) -> tuple["RunStore", SearchConfig]:
+        cfg_file = path / "config.json"
+        if not path.is_dir():
+            raise EvoError(f"{path}: no such run directory")
+        if not cfg_file.exists():
+            raise EvoError(f"{path} is not a run (no config.json)")
+        try:
+            config = SearchConfig.from_dict(json.loads(cfg_file.read_text()))
+        except (ValueError, TypeError) as e:
+            raise EvoError(f"{cfg_file}: not a valid run config ({str(e).splitlines()[0]})") from None
+        return RunStore(path), config
+
+    # -- checkpoints --------------------------------------------------------------
+    def save_checkpoint(self, state: dict) -> None:
+        atomic_write(self.path / "checkpoint.json", _json({"format": CHECKPOINT_FORMAT, **state}))
+
+    def load_checkpoint(self) -> dict | None:
+        f = self.path / "checkpoint.json"
+        if not f.exists():
+            return None
+        try:
+            d = json.loads(f.read_text())
+            if d.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError("unknown format")
+            return d
+        except (OSError, ValueError, AttributeError):
+            raise EvoError(f"{f}: checkpoint is corrupt or truncated; nothing was changed") from None
+
+    # -- outputs --------------------------------------------------------------------
+    def event(self, kind: str, **fields: Any) -> None:
+        if self._events is None:
+            self._events = open(self.path / "events.jsonl", "a", buffering=1)
+        self._events.write(json.dumps({"event": kind, "time": round(time.time(), 3), **fields},
+                                      default=_default) + "\n")
+
+    def flush(self) -> None:
+        if self._events is not None:
+            self._events.flush()
+            os.fsync(self._events.fileno())
+
+    def save_front(self, run: str, target: dict, config: SearchConfig, members: list[dict]) -> None:
+        atomic_write(self.path / "front.json", _json({
+            "format": FRONT_FORMAT, "run": run, "target": target, "dtype": config.dtype,
+            "metric": config.metric, "seed": config.seed, "cost": config.cost,
+            "error_on": "validation set (sampled); exhaustive_max_ulp where verified",
+            "members": members}))
+
+    def read_events(self) -> list[dict]:
+        f = self.path / "events.jsonl"
+        out = []
+        if f.exists():
+            for line in f.read_text().splitlines():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass  # a line cut by a kill
+        return out
+
+    def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None

@@ -1,0 +1,199 @@
+"""The `evo` command line (score, verify): exact one-line errors with exit code 2 and no
+traceback, and `--json` output that agrees with the library."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from evo.cli import main
+from evo.ir import dumps
+from evo.scoring import Scorer
+from targets import TARGETS, get_target
+
+KNOWN_OPS = "add, sub, mul, div, fma, neg, sqrt"
+KNOWN_TARGETS = "exp2, exp, log2, log, erf; or an expression in x with --interval A,B"
+
+
+def run(evo_cmd, *args) -> subprocess.CompletedProcess:
+    """`evo ARGS` in a fresh process: what a user sees."""
+    return subprocess.run([*evo_cmd, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def evo(capsys):
+    """`evo ARGS` in this process (the same entry point, main(); much faster than a process
+    each). An exception that escapes main() fails the test just as a traceback would."""
+
+    def call(*args) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            rc = 0
+        except SystemExit as e:
+            rc = e.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, rc, out, err)
+
+    return call
+
+
+def assert_user_error(r: subprocess.CompletedProcess, message: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert r.stderr == f"evo: error: {message}\n"   # exactly one line
+    assert r.stdout == ""
+
+
+@pytest.fixture
+def program_file(tmp_path, exp2_fma6):
+    path = tmp_path / "prog.json"
+    path.write_text(dumps(exp2_fma6))
+    return path
+
+
+BAD_PROGRAMS = {
+    "malformed": ('{"instrs": [', "malformed JSON: Expecting value at line 1 column 13"),
+    "empty": ("", "malformed JSON: Expecting value at line 1 column 1"),
+    "unknown_op": ('{"instrs": [{"op": "x"}, {"op": "exp", "args": [0]}], "output": 1}',
+                   f"instruction 1: unknown op 'exp' (known: {KNOWN_OPS})"),
+    "bad_arity": ('{"instrs": [{"op": "x"}, {"op": "add", "args": [0]}], "output": 1}',
+                  "instruction 1: op 'add' takes 2 arguments, got 1"),
+    "forward": ('{"instrs": [{"op": "x"}, {"op": "neg", "args": [2]}, {"op": "x"}], "output": 1}',
+                "instruction 1: argument 2 does not point to an earlier instruction"),
+    "non_numeric_const": ('{"instrs": [{"op": "x"}, {"op": "const", "value": "abc"}], "output": 1}',
+                          "instruction 1: constant is not a number: 'abc'"),
+    "non_finite_const": ('{"instrs": [{"op": "x"}, {"op": "const", "value": NaN}], "output": 1}',
+                         "instruction 1: constant is not finite: nan"),
+    "huge_int_const": ('{"instrs": [{"op": "x"}, {"op": "const", "value": 1' + "0" * 400 + '}], "output": 1}',
+                       "instruction 1: constant is not finite: inf"),
+    "bad_output": ('{"instrs": [{"op": "x"}], "output": 4}', "output 4 does not point to an instruction"),
+    "not_a_program": ('[1, 2, 3]', "not a program: expected an object with an 'instrs' list"),
+}
+
+
+@pytest.mark.parametrize("command", ["score", "verify"])
+@pytest.mark.parametrize("case", list(BAD_PROGRAMS))
+def test_bad_program_files(evo, tmp_path, command, case):
+    text, message = BAD_PROGRAMS[case]
+    path = tmp_path / f"{case}.json"
+    path.write_text(text)
+    assert_user_error(evo(command, path, "--target", "exp2", "--interval", "0,0.001"), f"{path}: {message}")
+
+
+@pytest.mark.parametrize("case", ["malformed", "unknown_op", "non_numeric_const"])
+def test_bad_program_files_in_a_process(evo_cmd, tmp_path, case):
+    text, message = BAD_PROGRAMS[case]
+    path = tmp_path / f"{case}.json"
+    path.write_text(text)
+    assert_user_error(run(evo_cmd, "score", path, "--target", "exp2"), f"{path}: {message}")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "exp3"], f"unknown target 'exp3' (known: {KNOWN_TARGETS})"),
+    (["--target", "exp2", "--interval", "1,1"], "interval [1.0, 1.0] is empty or reversed"),
+    (["--target", "exp2", "--interval", "1,0"], "interval [1.0, 0.0] is empty or reversed"),
+    (["--target", "log", "--interval", "-1,1"],
+     "interval [-1.0, 1.0] is outside the domain of log(x) (at x = -1.0)"),
+    (["--target", "sqrt(x) + 1", "--interval", "-2,2"],
+     "interval [-2.0, 2.0] is outside the domain of sqrt(x) + 1 (at x = -2.0)"),
+    (["--target", "exp2", "--interval", "a,b"], "interval 'a,b' must be two numbers A,B"),
+    (["--target", "sin(x)"], "custom target 'sin(x)' needs an interval (--interval A,B)"),
+    (["--target", "foo(x)", "--interval", "0,1"], None),  # checked below: lists the known functions
+    (["--interval", "0,1"], "Missing option '--target' / '-t'. (see 'evo {cmd} --help')"),
+])
+@pytest.mark.parametrize("command", ["score", "verify"])
+def test_bad_targets_and_intervals(evo, program_file, command, args, message):
+    r = evo(command, program_file, *args)
+    if message is None:
+        assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+        assert r.stderr.startswith("evo: error: expression 'foo(x)': unknown function 'foo' (known: ")
+        assert "exp2" in r.stderr and "sin" in r.stderr
+        return
+    assert_user_error(r, message.format(cmd=command))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "exp3"], f"unknown target 'exp3' (known: {KNOWN_TARGETS})"),
+    (["--target", "exp2", "--interval", "1,0"], "interval [1.0, 0.0] is empty or reversed"),
+    (["--target", "log", "--interval", "-1,1"],
+     "interval [-1.0, 1.0] is outside the domain of log(x) (at x = -1.0)"),
+])
+def test_bad_targets_in_a_process(evo_cmd, program_file, args, message):
+    assert_user_error(run(evo_cmd, "verify", program_file, *args), message)
+
+
+def test_missing_and_unreadable_files(evo, tmp_path):
+    assert_user_error(evo("score", tmp_path / "nope.json", "-t", "exp2"), f"{tmp_path / 'nope.json'}: no such file")
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\xff\xfe\x00")
+    assert_user_error(evo("score", binary, "-t", "exp2"), f"{binary}: cannot read: UnicodeDecodeError")
+    assert_user_error(evo("verify", "-t", "exp2"), "give a PROGRAM.json to verify")
+    assert_user_error(evo("nosuch"), "No such command 'nosuch'.")
+    assert_user_error(evo("score", tmp_path, "-t", "exp2"),
+                      f"Invalid value for 'PROGRAM': File '{tmp_path}' is a directory. (see 'evo score --help')")
+
+
+def test_score_json(evo_cmd, program_file, exp2_fma6):
+    r = run(evo_cmd, "score", program_file, "--target", "exp2", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    d = json.loads(r.stdout)
+    st = Scorer(TARGETS["exp2"]).score(exp2_fma6)
+    assert {"max_ulp", "mean_ulp", "argmax"} <= d.keys()
+    assert (d["max_ulp"], d["mean_ulp"], d["argmax"], d["inputs"]) == (st.max, st.mean, st.argmax, st.n)
+    assert d["ops"] == 6 and d["exhaustive"] is False and d["metric"] == "ulp" and d["dtype"] == "float32"
+    assert d["target"] == {"name": "exp2", "expr": "exp2(x)", "interval": [0.0, 1.0]}
+
+
+def test_score_json_modes(evo, program_file, exp2_fma6):
+    r = evo("score", program_file, "-t", "exp2(x) + x", "--interval", "0,0.5", "--seed", "4",
+            "--fixed-ulp", "0.75", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    st = Scorer(get_target("exp2(x) + x", (0, 0.5)), metric="fixed", fixed_ref=0.75, seed=4).score(exp2_fma6)
+    assert (d["max_ulp"], d["argmax"], d["metric"]) == (st.max, st.argmax, "fixed")
+    r = evo("score", program_file, "-t", "exp2", "--dtype", "float64", "--json")
+    d = json.loads(r.stdout)
+    st = Scorer(TARGETS["exp2"], dtype="float64").score(exp2_fma6)
+    assert (d["max_rel"], d["argmax"], d["metric"]) == (st.max, st.argmax, "relative")
+
+
+def test_score_json_inf_is_a_string(evo, tmp_path):
+    path = tmp_path / "div0.json"
+    path.write_text('{"instrs": [{"op": "x"}, {"op": "sub", "args": [0, 0]}, {"op": "div", "args": [0, 1]}]}')
+    r = evo("score", path, "-t", "exp2", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)  # strict JSON: no bare Infinity
+    assert d["max_ulp"] == "inf" and d["mean_ulp"] == "inf"
+
+
+def test_score_text(evo, program_file):
+    r = evo("score", program_file, "-t", "exp2")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "target   exp2(x) on [0, 1] (float32)"
+    assert lines[1].startswith("program  fma(fma(fma(fma(fma(fma(") and lines[1].endswith("(6 ops)")
+    assert lines[2].startswith("max      0.9") and " ULP at x = " in lines[2]
+
+
+@pytest.mark.parametrize("value", ["0", "nan", "inf"])
+def test_fixed_ulp_must_be_usable(evo, program_file, value):
+    assert_user_error(evo("score", program_file, "-t", "exp2", "--fixed-ulp", value),
+                      f"--fixed-ulp must be a finite nonzero number, not {float(value)!r}")
+
+
+def test_verify_text(evo, program_file):
+    r = evo("verify", program_file, "-t", "exp2", "--interval", "0.5,0.5001", "-q")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "inputs      1,678 float32 in [0.5, 0.5000999569892883] (exhaustive)" in out
+    assert "max ulp" in out and "not correctly rounded" in out and "elapsed" in out
+
+
+def test_help_and_version(evo_cmd):
+    r = run(evo_cmd, "--help")
+    assert r.returncode == 0 and "score" in r.stdout and "verify" in r.stdout
+    r = run(evo_cmd, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("evo, version ")
