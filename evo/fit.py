@@ -89,11 +89,14 @@ def _weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.nda
 
 def _step(r: np.ndarray, jac: np.ndarray, lam: float, u: np.ndarray | None = None) -> np.ndarray:
     """Damped Gauss-Newton step for min sum u_i (r_i + J_i d)^2."""
-    if u is not None:
-        s = np.sqrt(u)
-        r, jac = r * s, jac * s
-    a = jac @ jac.T
-    g = jac @ r
+    with np.errstate(all="ignore"):
+        if u is not None:
+            s = np.sqrt(u)
+            r, jac = r * s, jac * s
+        a = jac @ jac.T
+        g = jac @ r
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(g))):
+        return np.zeros_like(g)
     diag = np.diag(a).copy()
     diag[diag == 0] = 1.0
     try:

@@ -84,7 +84,7 @@ static inline float ${fn}_ldexp(float y, uint32_t nb) {
 """)
 
 _C_EXP2 = """\
-float $fn(float x) {
+static inline float ${fn}_inl(float x) {
     const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
     /* |x| > 160 (inf, NaN too) -> +-160: far past overflow (128) and underflow (-150) */
     const float xc = ax > 0x43200000u ? ${fn}_u2f((ux & 0x80000000u) | 0x43200000u) : x;
@@ -97,7 +97,7 @@ float $fn(float x) {
 """
 
 _C_EXP = """\
-float $fn(float x) {
+static inline float ${fn}_inl(float x) {
     const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
     /* |x| > 128 (inf, NaN too) -> +-128: e^128 overflows, e^-128 underflows */
     const float xc = ax > 0x43000000u ? ${fn}_u2f((ux & 0x80000000u) | 0x43000000u) : x;
@@ -113,7 +113,7 @@ float $fn(float x) {
 # The logs share the reduction; $EXP_BIAS, $MANT_ONE, $REC_LO/$REC_HI and the two
 # result lines differ.
 _C_LOG = """\
-float $fn(float x) {
+static inline float ${fn}_inl(float x) {
     const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
     /* subnormal x: its integer significand as a float is exact and normal */
     const int sub = ux < 0x00800000u;
@@ -234,7 +234,7 @@ def c_constants() -> dict[str, str]:
 
 
 def c_wrapper(w: Wrapper, fn: str) -> str:
-    """C helpers + `float fn(float x)` around `static float fn_kernel(float)`."""
+    """C helpers + `static inline float fn_inl(float x)` around `fn_kernel(float)`."""
     body = Template(w.c_body).substitute(c_constants(), fn=fn)
     return C_HELPERS.substitute(fn=fn) + "\n" + body
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -30,6 +31,8 @@ class Monitor:
         self._last = 0.0
         self._live: Live | None = None
         self._evals0: tuple[float, int] | None = None
+        self._seen: deque[tuple[float, dict]] = deque()  # (time, evals per worker) snapshots
+        self.window = 10.0
 
     def __enter__(self) -> "Monitor":
         if self.enabled and self.console.is_terminal:
@@ -49,6 +52,16 @@ class Monitor:
         t0, e0 = self._evals0
         return (s.stats.evals - e0) / max(now - t0, 1e-9)
 
+    def worker_rates(self, s: "Search") -> dict[str, float]:
+        """Evaluations/s of each worker over the last `window` seconds (idle or lost workers left out)."""
+        now = time.monotonic()
+        self._seen.append((now, dict(s.stats.per_worker)))
+        while len(self._seen) > 2 and now - self._seen[1][0] >= self.window:
+            self._seen.popleft()
+        t0, old = self._seen[0]
+        dt = max(now - t0, 1e-9)
+        return {w: (n - old.get(w, 0)) / dt for w, n in s.stats.per_worker.items() if n > old.get(w, 0)}
+
     def __call__(self, s: "Search") -> None:
         if not self.enabled:
             return
@@ -64,7 +77,8 @@ class Monitor:
                 f"cache hits {st.cache_hits}  fitting {fit_share:.0f}% of eval time  "
                 f"workers {workers if workers else 'in-process'}")
         if workers:
-            head += "  per worker " + " ".join(f"{n}" for n in sorted(st.per_worker.values()))
+            head += "  evals/s per worker " + (" ".join(
+                f"{w} {r:.1f}" for w, r in sorted(self.worker_rates(s).items())) or "-")
         if self._live is None:
             front = "  ".join(f"{a.cost:g}:{_fmt(a.error)}" for a in s.archive)
             print(f"[evo] {head}  front (cost:max {s.scorer.unit}) {front}", file=sys.stderr, flush=True)

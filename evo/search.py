@@ -158,6 +158,8 @@ class Search:
     # -- children ----------------------------------------------------------------------
     def _children(self, n: int) -> list[Task]:
         """n mutated tournament winners, none computing a function evaluated before."""
+        if self.config.max_evals is not None:  # --evals N means N evaluations exactly (the seed is one)
+            n = min(n, self.config.max_evals - 1 - self._submitted)
         tasks = []
         while len(tasks) < n:
             parent = self._winner()
@@ -239,7 +241,7 @@ class Search:
             (c.budget_seconds is not None and self.elapsed >= c.budget_seconds)
 
     def _submitted_enough(self) -> bool:
-        return self.config.max_evals is not None and self._submitted >= self.config.max_evals
+        return self.config.max_evals is not None and self._submitted + 1 >= self.config.max_evals
 
     def _maybe_checkpoint(self) -> None:
         if time.monotonic() - self._last_checkpoint >= self.config.checkpoint_every:

@@ -123,7 +123,8 @@ def _block(fn: Fn32, reference: Callable[[np.ndarray], np.ndarray], start: int, 
     x = _inputs(start, stop, ws)
     y = np.asarray(fn(x), np.float32)
     x64 = ws["x64"][:n]
-    np.copyto(x64, x)
+    with np.errstate(invalid="ignore"):  # signalling NaN inputs
+        np.copyto(x64, x)
     ref = reference(x64)
     err = _error_ulp(y, ref, ws["ulp"][:n], ws["err"][:n])
     rounded = ws["r32"][:n]

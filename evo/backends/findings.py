@@ -2,7 +2,8 @@
 
 Each case is a tiny program run on inputs chosen to expose one effect (fma
 contraction, flushed subnormal results or inputs, division by a constant
-rewritten as a multiplication, x + 0 simplified to x), plus seeded random
+rewritten as a multiplication, x + 0 simplified to x, -fma turned into fnmsub,
+which loses the sign of an exact zero), plus seeded random
 programs over the whole op table on special values. A finding says whether the
 backend differs and how; `evo bench kernel` prints them and the tests assert them.
 """
@@ -112,6 +113,11 @@ def _cases(backend: str) -> list[Finding]:
     out.append(_case(backend, "signed-zero", _prog(_c(0.0), Instr("add", (0, 1))), zeros,
                      "x + 0 follows IEEE signed zeros",
                      "x + 0 is simplified to x: -0 + 0 gave {example[got]:g}, IEEE says +0"))
+    out.append(_case(backend, "neg-fma", _prog(Instr("fma", (0, 0, 0)), Instr("neg", (1,))),
+                     np.array([-1.0, -0.0, 0.0, 1.0, 2.0, -2.0], F32),
+                     "-fma(a, b, c) keeps the sign of an exact zero",
+                     "-fma(a, b, c) is computed as -(a*b) - c (fnmsub): an exact zero comes out "
+                     "{example[got]:g}, not {example[expected]:g} (x = {example[x]:g} in -fma(x, x, x))"))
     out.append(_random_programs(backend))
     return out
 

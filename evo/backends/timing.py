@@ -15,6 +15,15 @@ Protocols (how one unit of work is run):
         (~10 us) more than the kernel. The clip (2 ops/element) is included.
   call  one Python call per pass (numpy ufuncs, with out=).
 
+Threads: LLVM, gcc and the C library loops are single-threaded. XLA splits a
+loop fusion across threads when its cost model says so (here: a 6-fma kernel
+on 10,000 points, 2 ways; jnp.exp2's loop, not): a fork/join per fori_loop
+step, which costs more than it gains at this size and is very noisy on a
+loaded machine. XLA sizes that split by the cores the process may use when it
+first compiles, once per process, so `one_core()` must be entered before jax
+compiles anything (`evo bench kernel` does, unless --all-cores). Each XLA
+Timing records the threads its compiled loop really uses.
+
 C library baselines: a tiny C file, built once per process with gcc, loops
 over the buffer calling exp2f/expf/log2f/logf/erff (gcc -O2 -fno-builtin: the
 scalar glibc functions, what a plain C loop gets); and the same loop with
@@ -24,12 +33,15 @@ calls glibc's vector libmvec variants (_ZGV...) - skipped if that fails.
 from __future__ import annotations
 
 import ctypes
+import math
+import re
 import statistics
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -60,6 +72,7 @@ class Timing:
     hi: float           # slowest sample
     repeats: int
     n: int
+    threads: int = 1    # threads the compiled loop is split across (XLA), 1 otherwise
 
     @property
     def spread(self) -> float:
@@ -79,6 +92,7 @@ class Runner:
     run: Callable[[int], Any]
     elems: int
     k: int = 1
+    threads: int = 1
 
 
 def _interval(target: Any) -> tuple[float, float]:
@@ -119,7 +133,8 @@ def measure(runners: list[Runner], repeats: int = 15, warmup: int = 2, min_sampl
     out = []
     for r, s in zip(runners, samples):
         q = statistics.quantiles(s, n=4, method="inclusive") if len(s) > 1 else [s[0]] * 3
-        out.append(Timing(r.name, r.protocol, statistics.median(s), q[0], q[2], min(s), max(s), len(s), r.elems))
+        out.append(Timing(r.name, r.protocol, statistics.median(s), q[0], q[2], min(s), max(s), len(s), r.elems,
+                          r.threads))
     return out
 
 
@@ -171,7 +186,45 @@ def _az_runner(name: str, loop: Callable[[Any], Any], x: np.ndarray, iters: int)
             v = loop(v)
         v.block_until_ready()
 
-    return Runner(name, "az", run, x.size * iters)
+    return Runner(name, "az", run, x.size * iters, threads=xla_threads(loop, xd))
+
+
+def xla_threads(jitted: Any, *args: Any) -> int:
+    """Threads XLA splits the widest loop of `jitted(*args)` across (from its compiled HLO)."""
+    text = jitted.lower(*args).compile().as_text()
+    parts = [math.prod(int(v) for v in re.findall(r"\d+", m))
+             for m in re.findall(r'"outer_dimension_partitions":\[([^\]]*)\]', text)]
+    return max(parts, default=1)
+
+
+@contextmanager
+def one_core() -> Iterator[str]:
+    """Run this thread, and every thread it starts meanwhile (XLA's pool), on one CPU
+    core, so XLA compiles its loops unsplit; the affinity is restored on exit.
+    Enter it before jax compiles anything: XLA reads the usable cores once per
+    process. Yields a note for the output (Linux; elsewhere a no-op)."""
+    import os
+    import sys
+
+    if not hasattr(os, "sched_setaffinity"):
+        yield "could not pin to one core on this platform: XLA may split loops across threads"
+        return
+    before = os.sched_getaffinity(0)
+    cpu = max(before)
+    os.sched_setaffinity(0, {cpu})
+    note = f"pinned to CPU {cpu}: every contender runs on one core"
+    if "jax" in sys.modules:
+        try:
+            from jax._src import xla_bridge
+
+            if xla_bridge.backends_are_initialized():
+                note += " (XLA had started before: its loops may still be split; see threads)"
+        except (ImportError, AttributeError):
+            pass
+    try:
+        yield note
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 @lru_cache(maxsize=256)

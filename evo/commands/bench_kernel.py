@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import statistics
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -59,15 +60,33 @@ def _compile_ms(fn, repeats: int = 3) -> float:
               help="Timed samples per contender (medians and quartiles over them).")
 @click.option("--points", "n", type=click.IntRange(16, 10**7), default=10_000, show_default=True,
               help="Input points, evenly spaced on the interval (in-cache at the default).")
+@click.option("--all-cores", is_flag=True,
+              help="Do not pin to one core: let XLA split loops across threads (noisy on a busy machine).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def kernel(source: str, member: str | None, target: str | None, interval: str | None, backend: str,
-           repeats: int, n: int, as_json: bool) -> None:
+           repeats: int, n: int, all_cores: bool, as_json: bool) -> None:
     """ns/element of a program under XLA and LLVM, and its speedup over library
-    baselines (jnp, numpy, the C library) and over gcc -O3 -march=native."""
+    baselines (jnp, numpy, the C library) and over gcc -O3 -march=native.
+
+    Runs on one CPU core (per-core figures; LLVM, gcc and libm loops are
+    single-threaded) unless --all-cores."""
+    from ..backends import timing as T
+
+    pin = nullcontext("all cores: XLA may split loops across threads") if all_cores else T.one_core()
+    with pin as note:  # entered before jax compiles anything
+        result, backends, others = _bench(source, member, target, interval, backend, repeats, n, note)
+    if as_json:
+        print_json(result)
+    else:
+        _print(result, backends, others)
+
+
+def _bench(source: str, member: str | None, target: str | None, interval: str | None, backend: str,
+           repeats: int, n: int, note: str) -> tuple[dict, list[str], list[str]]:
     from ..backends import probe
+    from ..backends import timing as T
     from ..backends import gcc as gccb
     from ..backends import llvm as llvmb
-    from ..backends import timing as T
     from ..backends import xla as xlab
 
     p, t, label = _source(source, member, target, interval)
@@ -82,7 +101,7 @@ def kernel(source: str, member: str | None, target: str | None, interval: str | 
     if "xla" in backends:
         compile_ms["xla"] = _compile_ms(lambda: xlab.compile_seconds(p, "native", n))
         runners.append(T.xla_runner(p, x, iv))
-    notes: list[str] = []
+    notes: list[str] = [note]
     gcc_name = "gcc -O3 kernel"
     if gccb.gcc_path():
         compile_ms["gcc"] = _compile_ms(lambda: gccb.compile_seconds(p), 1)
@@ -96,13 +115,15 @@ def kernel(source: str, member: str | None, target: str | None, interval: str | 
     else:
         notes.append(f"no library baselines for a custom target ({t.expr}); gcc comparison only")
     timings = {tm.name: tm for tm in T.measure(runners, repeats=repeats)}
-    findings = {b: [f.to_dict() for f in probe(b)] for b in backends}
+    probed = backends + (["gcc"] if "gcc" in compile_ms else [])
+    findings = {b: [f.to_dict() for f in probe(b)] for b in probed}
     others = [name for name in timings if name not in ("xla", "llvm")]
     result: dict = {
         "program": render(p), "hash": p.hash(), "ops": p.n_ops, "source": label,
         "target": t.to_dict(), "points": n, "repeats": repeats,
         "machine": {"cpu": llvmb.llvm.get_host_cpu_name(), "cores": os.cpu_count()},
         "compile_ms": compile_ms, "gcc_flags": " ".join(gccb.KERNEL_FLAGS),
+        "llvm_vector_width": llvmb.vector_width(p) if "llvm" in backends else None,
         "baselines": {name: timings[name].to_dict() for name in others},
         "findings": findings, "notes": notes,
     }
@@ -111,11 +132,9 @@ def kernel(source: str, member: str | None, target: str | None, interval: str | 
         result[b] = k.to_dict() | {
             "speedup": {o: timings[o].ns_per_elem / k.ns_per_elem for o in others},
             "speedup_iqr": {o: [timings[o].q1 / k.q3, timings[o].q3 / k.q1] for o in others},
+            "speedup_min": {o: timings[o].lo / k.lo for o in others},  # fastest samples: robust on a busy machine
         }
-    if as_json:
-        print_json(result)
-    else:
-        _print(result, backends, others)
+    return result, backends, others
 
 
 def _print(r: dict, backends: list[str], others: list[str]) -> None:
@@ -125,11 +144,15 @@ def _print(r: dict, backends: list[str], others: list[str]) -> None:
                f"{r['repeats']} interleaved samples each; {r['machine']['cpu']}, {r['machine']['cores']} cores")
     comp = ", ".join(f"{b} {ms:.1f} ms" for b, ms in r["compile_ms"].items())
     click.echo(f"compile   {comp}  (lower + optimise + build, median of fresh builds)")
+    if r["llvm_vector_width"]:
+        click.echo(f"llvm      loop vectorised: <{r['llvm_vector_width']} x float> in the optimised IR; "
+                   f"gcc flags {r['gcc_flags']}")
     click.echo("")
-    click.echo(f"{'':24s} {'ns/elem':>9s}  {'IQR':>19s}  {'min':>8s}  protocol")
+    click.echo(f"{'':24s} {'ns/elem':>9s}  {'IQR':>19s}  {'min':>8s}  protocol  threads")
     for name in backends + others:
         d = r[name] if name in backends else r["baselines"][name]
-        click.echo(f"{name:24s} {d['ns_per_elem']:9.4f}  [{d['q1']:8.4f}, {d['q3']:8.4f}]  {d['lo']:8.4f}  {d['protocol']}")
+        click.echo(f"{name:24s} {d['ns_per_elem']:9.4f}  [{d['q1']:8.4f}, {d['q3']:8.4f}]  {d['lo']:8.4f}  "
+                   f"{d['protocol']:8s}  {d['threads']}")
     click.echo("")
     click.echo("speedup = baseline ns / kernel ns (> 1: the kernel is faster)")
     click.echo(f"{'':8s}" + "".join(f"{o:>24s}" for o in others))
@@ -138,7 +161,7 @@ def _print(r: dict, backends: list[str], others: list[str]) -> None:
     click.echo("")
     click.echo("protocols: loop = compiled driver, kernel called reps times in one native call; az = jax.jit "
                "fori_loop applying f 100 times with clipping (AutoNumerics-Zero); call = one numpy call per pass")
-    for b in backends:
+    for b in r["findings"]:
         differs = [f for f in r["findings"][b] if f["differs"]]
         click.echo(f"{b} semantics: " + ("bit-exact with the interpreter on every probe" if not differs else
                                         f"{len(differs)} systematic differences from the interpreter"))

@@ -57,8 +57,11 @@ def search(target: str | None, interval: str | None, dtype: str, budget: str | N
     if resume:
         store, config = RunStore.open(Path(resume))
         ck = store.load_checkpoint()
-        if config.workers != 0 or address:
-            config = SearchConfig.from_dict(config.to_dict() | {"address": address or config.address})
+        # Where to evaluate may change on resume (e.g. onto a cluster): --workers, --address, $RAY_ADDRESS.
+        moved = {k: v for k, v in (("workers", workers), ("address", address or os.environ.get("RAY_ADDRESS")))
+                 if v is not None}
+        if moved:
+            config = SearchConfig.from_dict(config.to_dict() | moved)
     else:
         if not target:
             raise EvoError("give a TARGET (exp2, exp, log2, log, erf or an expression in x), or --resume RUN")

@@ -8,6 +8,7 @@ GIL is released meanwhile: threads run in parallel.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import re
 import shutil
@@ -48,6 +49,14 @@ def _workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="evo-native-"))
 
 
+_count = itertools.count()
+
+
+def _unique(stem: str, suffix: str) -> Path:
+    """A fresh file name: dlopen returns an already loaded library for a path it has seen."""
+    return _workdir() / f"{stem}-{next(_count)}{suffix}"
+
+
 def _first_error(stderr: str) -> str:
     """The compiler's first error line, on one line."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
@@ -59,7 +68,7 @@ def compile_shared(source: Path, flags: tuple[str, ...] = COMPILE_FLAGS, out: Pa
     """gcc `source` into a shared object; EvoError with the compiler's first error."""
     if not source.is_file():
         raise EvoError(f"{source}: no such file")
-    out = out or _workdir() / f"{source.stem}-{os.getpid()}-{abs(hash((str(source.resolve()), flags)))}.so"
+    out = out or _unique(source.stem, ".so")
     r = subprocess.run([gcc(), *flags, "-o", str(out), str(source), "-lm"], capture_output=True, text=True)
     if r.returncode != 0:
         raise EvoError(f"{source} does not compile: {_first_error(r.stderr)}")
@@ -97,10 +106,45 @@ class NativeFunction:
         return y
 
 
-def load_c(path: str | Path, symbol: str) -> NativeFunction:
-    """Compile C file `path` (gcc -O3 -march=native -std=c99) and load `symbol`."""
-    so = compile_shared(Path(path))
-    return NativeFunction(ctypes.CDLL(str(so)), symbol, str(path))
+_INLINE_MAP = """\
+#include "{path}"
+void evo_map_inline(const float *x, float *y, size_t n) {{
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = {symbol}(x[i]);
+}}
+"""
+
+
+class InlinedFunction(NativeFunction):
+    """`symbol` of a C file, called from a loop compiled into the same unit (inlined and
+    vectorised like the user's own loops would be, and no call per element)."""
+
+    def __init__(self, lib: ctypes.CDLL, symbol: str, where: str) -> None:
+        super().__init__(lib, symbol, where)
+        self._inline = lib.evo_map_inline
+        self._inline.restype = None
+        self._inline.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, np.float32)
+        y = np.empty_like(x)
+        self._inline(x.ctypes.data, y.ctypes.data, x.size)
+        return y
+
+
+def load_c(path: str | Path, symbol: str, flags: tuple[str, ...] = COMPILE_FLAGS) -> NativeFunction:
+    """Compile C file `path` (gcc -O3 -march=native -std=c99 by default) and load
+    `symbol`, a `float symbol(float)`, with an inlined array loop around it."""
+    path = Path(path)
+    so = compile_shared(path, flags)
+    NativeFunction(ctypes.CDLL(str(so)), symbol, str(path))  # the symbol exists (else one-line error)
+    shim = _unique(f"{path.stem}-{symbol}-map", ".c")
+    shim.write_text(_INLINE_MAP.format(path=str(path.resolve()).replace("\\", "\\\\"), symbol=symbol))
+    try:
+        so2 = compile_shared(shim, flags)
+    except EvoError:  # e.g. `symbol` is not `float(float)`: call it through its address instead
+        return NativeFunction(ctypes.CDLL(str(so)), symbol, str(path))
+    return InlinedFunction(ctypes.CDLL(str(so2)), symbol, str(path))
 
 
 def load_library(library: str, symbol: str) -> NativeFunction:

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Speed of exported full-range exp2f / expf (array form) against the C libraries, side by side.
+
+    .venv/bin/python bench/bench_export.py                       # degree-7 minimax fma stand-ins
+    .venv/bin/python bench/bench_export.py --exp2 P.json --exp Q.json --repeats 31
+    .venv/bin/python bench/bench_export.py --run runs/NAME --id K   # a run's member (its target)
+    .venv/bin/python bench/bench_export.py --verify             # + exhaustive 2^32 check of ours
+
+One C program times, on the same n in-cache floats (uniform in [-LIM, LIM]):
+  evo        the exported FN_n, gcc -O3 -march=native -std=c99 (no fast-math)
+  libmvec    glibc's vector expf/exp2f: a `#pragma omp simd` loop, gcc -O3 -march=native
+             -ffast-math -fopenmp-simd (calls _ZGVeN16v_expf / _ZGVdN8v_expf)
+  libm       a plain scalar expf/exp2f loop, gcc -O3 -march=native -std=c99
+  sleef-u10  SLEEF's 1-ULP vector functions (Sleef_expf16_u10 with AVX-512, else 8-wide AVX2),
+             if sleef.h is installed (Debian: apt-get install libsleef-dev)
+Each figure is the median over repeats of ns/element (one repeat: many calls, >= ~5 ms).
+Objects are linked without -ffast-math (gcc's crtfastmath would set FTZ/DAZ process-wide).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evo.errors import EvoError  # noqa: E402
+from evo.export import Provenance, export_source  # noqa: E402
+from evo.ir import Program  # noqa: E402
+from targets import Target, get_target  # noqa: E402
+
+FUNCS = {"exp2": "exp2f", "exp": "expf"}
+OPT = ["-O3", "-march=native"]
+
+MAIN_C = r"""
+#define _POSIX_C_SOURCE 200112L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+typedef void (*arr_fn)(const float *, float *, int);
+%(decls)s
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+static int cmp(const void *a, const void *b) { double d = *(const double *)a - *(const double *)b; return (d > 0) - (d < 0); }
+static double bench(arr_fn f, const float *x, float *y, int n, int repeats) {
+    int inner = 1, r, k;
+    double t, *s = malloc(sizeof(double) * repeats), med;
+    f(x, y, n);
+    for (;;) {  /* calibrate: one repeat >= ~5 ms */
+        t = now(); for (k = 0; k < inner; k++) f(x, y, n); t = now() - t;
+        if (t > 5e-3 || inner > (1 << 28)) break;
+        inner *= 2;
+    }
+    for (r = 0; r < repeats; r++) {
+        t = now(); for (k = 0; k < inner; k++) f(x, y, n); s[r] = (now() - t) / ((double)inner * n) * 1e9;
+    }
+    qsort(s, repeats, sizeof(double), cmp);
+    med = s[repeats / 2]; free(s); return med;
+}
+int main(int argc, char **argv) {
+    int n = atoi(argv[1]), repeats = atoi(argv[2]), i;
+    float lim = (float)atof(argv[3]);
+    float *x = aligned_alloc(64, sizeof(float) * (n + 16)), *y = aligned_alloc(64, sizeof(float) * (n + 16));
+    unsigned s = 12345u;
+    for (i = 0; i < n; i++) { s = s * 1664525u + 1013904223u; x[i] = lim * (2.0f * (float)(s >> 8) / 16777216.0f - 1.0f); }
+%(calls)s
+    free(x); free(y);
+    return 0;
+}
+"""
+
+LOOPS = {
+    "libmvec": ("-ffast-math -fopenmp-simd", "#include <math.h>\n",
+                "void {name}(const float *restrict x, float *restrict y, int n) {{\n"
+                "#pragma omp simd\n    for (int i = 0; i < n; i++) y[i] = {f}(x[i]);\n}}\n"),
+    "libm": ("-std=c99", "#include <math.h>\n",
+             "void {name}(const float *restrict x, float *restrict y, int n) {{\n"
+             "    for (int i = 0; i < n; i++) y[i] = {f}(x[i]);\n}}\n"),
+    "sleef-u10": ("", "#include <immintrin.h>\n#include <sleef.h>\n",
+                  "void {name}(const float *restrict x, float *restrict y, int n) {{\n"
+                  "    int i = 0;\n"
+                  "#if defined(__AVX512F__)\n"
+                  "    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, Sleef_{f}16_u10(_mm512_loadu_ps(x + i)));\n"
+                  "#else\n"
+                  "    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, Sleef_{f}8_u10(_mm256_loadu_ps(x + i)));\n"
+                  "#endif\n"
+                  "    for (; i < n; i++) y[i] = Sleef_{f}_u10(x[i]);\n}}\n"),
+}
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr.strip()}")
+    return r.stdout
+
+
+def sleef_available(d: Path) -> bool:
+    (d / "probe.c").write_text("#include <sleef.h>\nint main(void) { return 0; }\n")
+    return subprocess.run(["gcc", "probe.c", "-o", "probe", "-lsleef"], cwd=d, capture_output=True).returncode == 0
+
+
+def kernels(args: argparse.Namespace) -> dict[str, tuple[Program, Target, Provenance, str]]:
+    """{target: (program, target, provenance, description)} for exp2 and exp."""
+    from evo.baselines import approximation, build_program
+    from evo.commands._common import load_program
+
+    out = {}
+    if args.run:
+        from evo.runs import load_front
+
+        front = load_front(args.run)
+        p, rec = front.member(args.id)
+        t = front.target
+        out[t.name] = (p, t, Provenance(f"run {args.run}, member {rec['id']}", seed=front.meta.get("seed")),
+                       f"run {args.run} member {rec['id']}")
+    for name in FUNCS:
+        path = getattr(args, name)
+        if name in out:
+            continue
+        t = get_target(name)
+        if path:
+            out[name] = (load_program(path), t, Provenance(f"program file {path}"), path)
+        elif not args.run:
+            p = build_program(approximation(t, "minimax", args.degree), "fma")
+            out[name] = (p, t, Provenance(f"evo.baselines minimax degree {args.degree}, fma Horner (stand-in)"),
+                         f"minimax{args.degree}-fma stand-in")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--exp2", metavar="PROGRAM.json", help="exp2 kernel on [0, 1] (default: a stand-in)")
+    ap.add_argument("--exp", metavar="PROGRAM.json", help="exp kernel on [-ln2/2, ln2/2] (default: a stand-in)")
+    ap.add_argument("--run", metavar="RUN_DIR", help="take one kernel from a run's front (with --id)")
+    ap.add_argument("--id", metavar="K", help="front member id for --run")
+    ap.add_argument("--degree", type=int, default=7, help="stand-in: minimax degree (fma Horner), default 7")
+    ap.add_argument("-n", type=int, default=10_000, help="floats per call (in cache), default 10000")
+    ap.add_argument("--repeats", type=int, default=21, help="repeats; the median is reported (default 21)")
+    ap.add_argument("--lim", type=float, default=20.0, help="inputs uniform in [-LIM, LIM] (default 20)")
+    ap.add_argument("--verify", action="store_true", help="also verify ours on all 2^32 inputs (minutes)")
+    ap.add_argument("--keep", metavar="DIR", help="keep the generated sources and binary in DIR")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args()
+    if shutil.which("gcc") is None:
+        raise SystemExit("gcc not found")
+    try:
+        ks = kernels(args)
+    except EvoError as e:
+        raise SystemExit(f"error: {e}")
+    d = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="evo-bench-export-"))
+    d.mkdir(parents=True, exist_ok=True)
+    impls = ["evo", "libmvec", "libm"] + (["sleef-u10"] if sleef_available(d) else [])
+    objects, decls, calls = [], [], []
+    for name, (p, t, prov, _) in ks.items():
+        f = FUNCS[name]
+        src = d / f"evo_{f}.c"
+        src.write_text(export_source(p, t, "c", full_range=True, name=f"evo_{f}", provenance=prov))
+        run(["gcc", *OPT, "-std=c99", "-c", src.name, "-o", f"evo_{f}.o"], d)
+        objects.append(f"evo_{f}.o")
+        # the exported array form takes size_t: adapt to the harness signature
+        (d / f"evo_{f}_int.c").write_text(
+            f"#include <stddef.h>\nvoid evo_{f}_n(const float *x, float *y, size_t n);\n"
+            f"void evo_{f}_arr(const float *x, float *y, int n) {{ evo_{f}_n(x, y, (size_t)n); }}\n")
+        run(["gcc", "-O2", "-c", f"evo_{f}_int.c", "-o", f"evo_{f}_int.o"], d)
+        objects.append(f"evo_{f}_int.o")
+        for impl in impls:
+            sym = f"{impl.replace('-', '_')}_{f}"
+            if impl != "evo":
+                flags, inc, body = LOOPS[impl]
+                (d / f"{sym}.c").write_text(inc + body.format(name=sym, f=f))
+                run(["gcc", *OPT, *flags.split(), "-c", f"{sym}.c", "-o", f"{sym}.o"], d)
+                objects.append(f"{sym}.o")
+            else:
+                sym = f"evo_{f}_arr"
+            decls.append(f"void {sym}(const float *, float *, int);")
+            calls.append(f'    printf("{name} {impl} %.4f\\n", bench({sym}, x, y, n, repeats));')
+    (d / "main.c").write_text(MAIN_C % {"decls": "\n".join(decls), "calls": "\n".join(calls)})
+    run(["gcc", "-O2", "-std=c11", "-c", "main.c", "-o", "main.o"], d)
+    libs = ["-lmvec", "-lm"] + (["-lsleef"] if "sleef-u10" in impls else [])
+    run(["gcc", "main.o", *objects, "-o", "bench", *libs], d)
+    out = run(["./bench", str(args.n), str(args.repeats), str(args.lim)], d)
+    res: dict[str, dict[str, float]] = {}
+    for line in out.split("\n"):
+        if line.strip():
+            name, impl, ns = line.split()
+            res.setdefault(name, {})[impl] = float(ns)
+    verified = {}
+    if args.verify:
+        from evo.commands.verify import check_function
+        from evo.export.native import load_c
+
+        for name in ks:
+            fn = load_c(d / f"evo_{FUNCS[name]}.c", f"evo_{FUNCS[name]}")
+            r, _ = check_function(fn, get_target(name), full_range=True, quiet=False)
+            verified[name] = {"max_ulp": r.max_ulp, "argmax": r.argmax, "not_correctly_rounded": r.not_correctly_rounded,
+                              "inputs": r.inputs, "seconds": round(r.seconds, 1)}
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    meta = {"n": args.n, "repeats": args.repeats, "inputs": f"uniform in [-{args.lim}, {args.lim}]",
+            "cpu": cpu, "cores": os.cpu_count(), "gcc": run(["gcc", "-dumpfullversion"], d).strip(),
+            "load_average": os.getloadavg()[0], "dir": str(d)}
+    if args.json:
+        print(json.dumps({"meta": meta, "kernels": {k: v[3] for k, v in ks.items()}, "ns_per_element": res,
+                          "verified": verified}, indent=2))
+        return
+    print(f"{meta['cpu']}, {meta['cores']} cores, gcc {meta['gcc']}, load {meta['load_average']:.2f}; "
+          f"n = {args.n} floats {meta['inputs']}, median of {args.repeats}")
+    for name, row in res.items():
+        print(f"\n{FUNCS[name]}  (evo kernel: {ks[name][3]})")
+        print(f"  {'implementation':<12} {'ns/element':>10} {'evo speedup':>12}")
+        for impl, ns in row.items():
+            print(f"  {impl:<12} {ns:>10.4f} {row['evo'] and ns / row['evo']:>11.2f}x")
+        if name in verified:
+            v = verified[name]
+            print(f"  evo, all {v['inputs']:,} inputs: max {v['max_ulp']:.4g} ULP at x = {v['argmax']!r}, "
+                  f"{v['not_correctly_rounded']:,} not correctly rounded ({v['seconds']} s)")
+    if "sleef-u10" not in impls:
+        print("\nSLEEF: sleef.h / libsleef not found (Debian: apt-get install libsleef-dev); not measured")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""The search end to end: runs, reproducibility, resume after SIGKILL, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from evo.config import SearchConfig
+from evo.evaluators import LocalEvaluator
+from evo.ir import from_dict
+from evo.scoring import Scorer
+from evo.search import Search, spec_for
+from targets import get_target
+
+
+def run_evo(evo_cmd, *args, timeout=300):
+    return subprocess.run([*evo_cmd, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def front_of(run: Path) -> list[dict]:
+    return json.loads((run / "front.json").read_text())["members"]
+
+
+def test_search_improves_from_empty_code_and_front_is_consistent():
+    cfg = SearchConfig(target="exp2", max_evals=400, seed=3)
+    s = Search(cfg, LocalEvaluator(spec_for(cfg)))
+    s.run()
+    assert s.stats.evals == 400
+    errors = {a.cost: a.error for a in s.archive}
+    assert errors[min(errors)] > 1e5          # cheap members are inaccurate...
+    assert min(errors.values()) < 1e3         # ...but evolution found accurate ones
+    # the archive is a Pareto front: error strictly falls as cost rises
+    pts = sorted((a.cost, a.error) for a in s.archive)
+    assert all(e1 > e2 for (_, e1), (_, e2) in zip(pts, pts[1:]))
+    # recorded errors are what the scorer says, independently recomputed
+    scorer = Scorer(get_target("exp2"))
+    for a in s.archive:
+        assert scorer.score(a.program, "train").max == pytest.approx(a.error)
+        assert a.validation["max_ulp"] == pytest.approx(scorer.score(a.program, "validation").max)
+    # every individual records its parent and mutation
+    assert all(a.mutation and (a.parent is not None or a.mutation == "seed") for a in s.population)
+
+
+def test_nsga2_mode_runs_and_keeps_population_size():
+    cfg = SearchConfig(target="exp2", max_evals=300, population=16, tournament=2, algorithm="nsga2", seed=1)
+    s = Search(cfg, LocalEvaluator(spec_for(cfg)))
+    s.run()
+    assert len(s.population) <= 16
+    assert min(a.error for a in s.archive) < 1e5
+
+
+def test_same_seed_gives_identical_front(tmp_path, evo_cmd):
+    for name in ("a", "b"):
+        r = run_evo(evo_cmd, "search", "exp2", "--evals", "150", "--workers", "0", "--seed", "5",
+                    "--name", name, "--out", str(tmp_path), "--verify-below", "0", "-q")
+        assert r.returncode == 0, r.stderr
+    assert (tmp_path / "a" / "front.json").read_text().replace('"a"', '"b"') == \
+        (tmp_path / "b" / "front.json").read_text()
+    other = run_evo(evo_cmd, "search", "exp2", "--evals", "150", "--workers", "0", "--seed", "6",
+                    "--name", "c", "--out", str(tmp_path), "--verify-below", "0", "-q")
+    assert other.returncode == 0
+    assert front_of(tmp_path / "c") != front_of(tmp_path / "a")
+
+
+def test_run_directory_contents_and_front_command(tmp_path, evo_cmd):
+    r = run_evo(evo_cmd, "search", "exp2", "--interval", "0.5,0.502", "--evals", "200", "--workers", "0", "--name", "r",
+                "--out", str(tmp_path), "--verify-below", "1e9", "-q")
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "r"
+    for f in ("config.json", "events.jsonl", "checkpoint.json", "front.json", "front.png", "progress.png"):
+        assert (run / f).stat().st_size > 0, f
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    evals = [e for e in events if e["event"] == "eval"]
+    assert len(evals) == 200 and len({e["id"] for e in evals}) == 200
+    assert events[-1]["event"] == "end"
+    # verify-below 1e9: every finite member was verified exhaustively at the end
+    out = run_evo(evo_cmd, "front", str(run), "--json")
+    members = json.loads(out.stdout)
+    assert members and all({"id", "cost", "max_ulp", "exhaustive_max_ulp", "program"} <= set(m) for m in members)
+    assert all(m["exhaustive_max_ulp"] is not None for m in members)
+    # the exhaustive max is over a superset of the validation points
+    assert all(m["exhaustive_max_ulp"] >= m["max_ulp"] - 1e-9 for m in members)
+    # a member's program is what `evo score` reads, and scores the same
+    best = min(members, key=lambda m: m["max_ulp"])
+    prog = tmp_path / "best.json"
+    prog.write_text(json.dumps(best["program"]))
+    sc = json.loads(run_evo(evo_cmd, "score", str(prog), "-t", "exp2", "--interval", "0.5,0.502", "--json").stdout)
+    assert sc["max_ulp"] == pytest.approx(best["max_ulp"])
+    table = run_evo(evo_cmd, "front", str(run), "--no-baselines")
+    assert table.returncode == 0 and "exhaustive" in table.stdout
+
+
+def test_resume_after_sigkill_loses_at_most_one_checkpoint_interval(tmp_path, evo_cmd):
+    args = ["search", "exp2", "--evals", "1500", "--workers", "0", "--name", "k", "--out", str(tmp_path),
+            "--checkpoint-every", "0.5", "--verify-below", "0", "-q"]
+    proc = subprocess.Popen([*evo_cmd, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ck = tmp_path / "k" / "checkpoint.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if ck.exists() and json.loads(ck.read_text())["stats"]["evals"] >= 100:
+            break
+        time.sleep(0.2)
+    time.sleep(0.7)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = json.loads(ck.read_text())["stats"]["evals"]
+    assert 100 <= saved < 1500, "the kill must land mid-run"
+    logged = sum(1 for line in (tmp_path / "k" / "events.jsonl").read_text().splitlines() if '"eval"' in line)
+    r = run_evo(evo_cmd, "search", "--resume", str(tmp_path / "k"), "-q")
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in (tmp_path / "k" / "events.jsonl").read_text().splitlines()
+              if line.strip().endswith("}")]
+    resumed = [e for e in events if e["event"] == "resume"]
+    assert len(resumed) == 1 and resumed[0]["evals"] == saved
+    assert events[-1]["event"] == "end" and events[-1]["evals"] == 1500
+    # what was lost is what came after the last checkpoint: at most one interval's worth
+    assert logged - saved < 400
+
+
+def _bad(evo_cmd, *args):
+    r = run_evo(evo_cmd, *args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    return r.stderr.strip()
+
+
+def test_bad_search_input_one_line_errors(tmp_path, evo_cmd):
+    out = ["--out", str(tmp_path), "--workers", "0"]
+    assert _bad(evo_cmd, "search", "exp2", "--budget", "0", *out) == "evo: error: budget must be positive, got '0'"
+    assert _bad(evo_cmd, "search", "exp2", "--budget", "-5m", *out) == "evo: error: budget must be positive, got '-5m'"
+    assert _bad(evo_cmd, "search", "exp2", "--budget", "soon", *out) == \
+        "evo: error: budget 'soon' is not a duration (e.g. 90s, 10m, 1h)"
+    assert _bad(evo_cmd, "search", "exp2", "--evals", "0", *out) == "evo: error: --evals must be positive, got 0"
+    assert _bad(evo_cmd, "search", "exp2", "--evals", "9", "--population", "4", "--tournament", "8", *out) == \
+        "evo: error: population (4) is smaller than tournament (8)"
+    assert _bad(evo_cmd, "search", "exp2", "--evals", "9", "--algorithm", "annealing", *out) == \
+        "evo: error: unknown algorithm 'annealing' (known: regularized, nsga2)"
+    assert _bad(evo_cmd, "search", "nope", "--evals", "9", *out).startswith("evo: error: unknown target 'nope'")
+    assert _bad(evo_cmd, "search", "--resume", str(tmp_path)) == f"evo: error: {tmp_path} is not a run (no config.json)"
+    assert not any(tmp_path.iterdir()), "nothing may be written for bad input"
+
+
+def test_corrupt_checkpoint_and_name_clash_change_nothing(tmp_path, evo_cmd):
+    r = run_evo(evo_cmd, "search", "exp2", "--evals", "30", "--workers", "0", "--name", "x", "--out", str(tmp_path),
+                "--verify-below", "0", "-q")
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "x"
+    before = {f.name: f.read_bytes() for f in run.iterdir()}
+    # the same name with other settings is a different run
+    msg = _bad(evo_cmd, "search", "exp2", "--evals", "31", "--workers", "0", "--name", "x", "--out", str(tmp_path))
+    assert msg == f"evo: error: {run} already holds a different run; choose another --name or --out"
+    msg = _bad(evo_cmd, "search", "exp2", "--evals", "30", "--workers", "0", "--name", "x", "--out", str(tmp_path),
+               "--verify-below", "0")
+    assert msg == f"evo: error: {run} already holds this run; continue it with: evo search --resume {run}"
+    assert {f.name: f.read_bytes() for f in run.iterdir()} == before
+    # a truncated checkpoint is refused, and left as it was
+    ck = run / "checkpoint.json"
+    ck.write_bytes(before["checkpoint.json"][: len(before["checkpoint.json"]) // 2])
+    truncated = ck.read_bytes()
+    assert _bad(evo_cmd, "search", "--resume", str(run)) == \
+        f"evo: error: {ck}: checkpoint is corrupt or truncated; nothing was changed"
+    assert ck.read_bytes() == truncated
+    assert (run / "events.jsonl").read_bytes() == before["events.jsonl"]
+
+
+def test_custom_target_search(tmp_path, evo_cmd):
+    r = run_evo(evo_cmd, "search", "sin(x)", "--interval", "0,0.5", "--evals", "150", "--workers", "0",
+                "--name", "s", "--out", str(tmp_path), "--verify-below", "0", "-q")
+    assert r.returncode == 0, r.stderr
+    members = front_of(tmp_path / "s")
+    assert min(m["max_ulp"] for m in members) < 1e4
+    assert from_dict(members[-1]["program"]).n_ops >= 1
