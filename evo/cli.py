@@ -5,13 +5,13 @@ User mistakes print one line, `evo: error: ...`, on stderr and exit with 2.
 """
 from __future__ import annotations
 
-import importlib
 import sys
 
 import click
 
 from targets import TargetError
 
+from .commands._lazy import LazyGroup
 from .errors import EvoError
 
 COMMANDS = {
@@ -25,22 +25,12 @@ COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS:
-            return None
-        module = importlib.import_module(f"evo.commands.{name}")
-        return getattr(module, name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with formatter.section("Commands"):
-            formatter.write_dl(list(COMMANDS.items()))
+class _Commands(LazyGroup):
+    lazy_commands = COMMANDS
+    module_prefix = "evo.commands."
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="evo-kernels", prog_name="evo")
 def cli() -> None:
     """evo: discover fast float32 kernels with a certified accuracy."""

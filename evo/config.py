@@ -11,6 +11,7 @@ from .fit import FitConfig
 
 ALGORITHMS = ("regularized", "nsga2")
 COSTS = ("ops", "xla", "llvm")
+SEMANTICS = ("interp", "llvm", "xla", "xla-exact")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class SearchConfig:
     deterministic: bool = False          # generation-synchronous batches
     cost: str = "ops"                    # ops | xla | llvm (measured ns/element)
     cost_weights: tuple[tuple[str, float], ...] = ()
-    semantics: str = "interp"            # score under interp | xla | llvm semantics
+    semantics: str = "interp"            # score as computed by: interp | llvm | xla | xla-exact
     ops: tuple[str, ...] = DEFAULT_SEARCH_OPS
     max_ops: int = 24
     fit: FitConfig = field(default_factory=FitConfig)
@@ -71,6 +72,8 @@ def check(c: SearchConfig) -> None:
         raise EvoError(f"unknown algorithm {c.algorithm!r} (known: {', '.join(ALGORITHMS)})")
     if c.cost not in COSTS:
         raise EvoError(f"unknown cost {c.cost!r} (known: {', '.join(COSTS)})")
+    if c.semantics not in SEMANTICS:
+        raise EvoError(f"unknown semantics {c.semantics!r} (known: {', '.join(SEMANTICS)})")
     if c.dtype not in ("float32", "float64"):
         raise EvoError(f"unknown dtype {c.dtype!r} (known: float32, float64)")
     if c.budget_seconds is None and c.max_evals is None:

@@ -25,7 +25,6 @@ import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -41,9 +40,8 @@ PACKAGES = ("evo", "primitives", "targets")
 
 
 # -- versions ---------------------------------------------------------------------------
-@lru_cache(maxsize=1)
 def fingerprint() -> dict:
-    """evo's version and a hash of the imported source of evo, primitives and targets."""
+    """evo's version and a hash of the source of evo, primitives and targets as installed now."""
     import importlib
 
     import evo
@@ -98,7 +96,7 @@ def probe_address(address: str, timeout: float = 5.0) -> None:
                        "start one with: ray start --head --port 6379)")
 
 
-def _init_ray(address: str | None, num_cpus: int | None) -> None:
+def init_ray(address: str | None, num_cpus: int | None) -> None:
     """ray.init, embedded or by address, bounded in time and quiet."""
     import ray
 
@@ -176,12 +174,13 @@ class EvalActor:
 
     def __init__(self, spec: EvalSpec) -> None:
         self.worker = Worker(spec)
+        self.fingerprint = fingerprint()  # the code this process imported (near enough: just now)
 
     def info(self) -> dict:
         import ray
 
         return {"name": self.worker.name, "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
-                **fingerprint()}
+                **self.fingerprint}
 
     def evaluate_batch(self, tasks: list[Task]) -> list[Result]:
         return self.worker.evaluate_batch(tasks)
@@ -204,8 +203,9 @@ class _Batch:
 
 def lost_results(tasks: list[Task], why: str) -> list[Result]:
     """Worst-score results for tasks no worker could finish (so none goes missing)."""
-    return [Result(t.id, t.program, t.parent, t.mutation, float("inf"), float("inf"),
-                   float(from_dict(t.program).n_ops), 0.0, 0.0, "lost", why) for t in tasks]
+    return [Result(id=t.id, program=t.program, parent=t.parent, mutation=t.mutation, error=float("inf"),
+                   mean=float("inf"), cost=float(from_dict(t.program).n_ops), fit_seconds=0.0, seconds=0.0,
+                   worker="lost", failure=why) for t in tasks]
 
 
 class RayEvaluator:
@@ -220,7 +220,7 @@ class RayEvaluator:
         self._owns_ray = False
         if not ray.is_initialized():
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-            _init_ray(address, max(cores, workers or 0) if not address or address == "local" else None)
+            init_ray(address, max(cores, workers or 0) if not address or address == "local" else None)
             self._owns_ray = True
         if not workers:  # None (or 0 with an address): one actor per CPU of the cluster
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -232,12 +232,15 @@ class RayEvaluator:
         self._batches: dict[object, _Batch] = {}   # result ref -> batch
         self._queue: deque[_Batch] = deque()       # batches waiting for an actor
         self._next_key = 0
-        self.replaced = 0
-        self.redispatched = 0
+        self.replaced = 0        # actors started to replace lost ones
+        self.redispatched = 0    # batches sent again after their actor was lost
+        self.refused = 0         # actors that failed to start or ran other code
+        self._running = False    # past the start: a version mismatch refuses the actor instead of failing
         try:
             for _ in range(workers):
                 self._start_actor()
             self._wait_started()
+            self._running = True
         except BaseException:
             self.close()
             raise
@@ -250,19 +253,29 @@ class RayEvaluator:
         self._starting[handle.info.remote()] = key
 
     def _started(self, ref: object) -> None:
-        """An actor answered (or failed to start): check its evo, then let it work."""
+        """An actor answered (or failed to start): check its evo, then let it work.
+
+        At start a mismatch is an error; a replacement with other code (the package was
+        changed under a running search) is turned away, so results never mix two versions."""
         import ray
 
         key = self._starting.pop(ref)
         slot = self._slots[key]
         try:
             slot.info = ray.get(ref)
-        except ray.exceptions.RayError as e:
+            check_versions(self._fingerprint, slot.info, f"Ray worker {slot.info.get('name')}")
+        except (ray.exceptions.RayError, EvoError) as e:
             self._slots.pop(key)
+            try:
+                ray.kill(slot.handle, no_restart=True)
+            except Exception:
+                pass
+            if isinstance(e, EvoError) and not self._running:
+                raise
+            self.refused += 1
             if not self.workers_alive() and not self._starting:
                 raise EvoError(f"no Ray worker could start: {_first_line(e)}") from None
             return
-        check_versions(self._fingerprint, slot.info, f"Ray worker {slot.info.get('name')}")
         slot.alive = True
 
     def _wait_started(self) -> None:
@@ -313,8 +326,8 @@ class RayEvaluator:
         return sum(s.alive for s in self._slots.values())
 
     def worker_info(self) -> list[dict]:
-        """name, pid and node of each live actor (tests kill workers by these pids)."""
-        return [dict(s.info) for s in self._slots.values() if s.alive]
+        """name, pid, node and batches in flight of each live actor (tests kill workers by these pids)."""
+        return [dict(s.info, inflight=s.inflight) for s in self._slots.values() if s.alive]
 
     def _dispatch(self) -> None:
         """Queued batches go to the least busy live actors, PER_WORKER at most each."""

@@ -2,14 +2,17 @@
 around a kernel found on a target's reduced interval.
 
 One wrapper per registered target that has `full_range` set (exp2, exp, log2,
-log). Each is written once in C (the product) and once in array Python shared by
-the NumPy and JAX exports; both use only IEEE float32 operations, fma and 32-bit
-integer bit manipulation, so they agree bit for bit (XLA's flushing of subnormal
-float32 values aside, see evo.export.python).
+log), plus exp2 for a kernel on [-0.5, 0.5]. Each is written once in C (the
+product) and once in array Python shared by the NumPy and JAX exports; all use
+only IEEE float32 operations, fma and 32-bit integer bit manipulation, so they
+agree bit for bit (the JAX export carries float32 values in float64, so XLA's
+flushing of subnormals cannot touch them; see evo.export.python).
 
     exp2  k = floor(x), r = x - k in [0, 1]; 2^x = K(r) * 2^k.
-          r is exact except for -1 < x < 0, where 1 + x is rounded: at most
-          ~0.35 ULP more there (a kernel on [0, 1] cannot avoid it).
+          r is exact except for -0.5 < x < 0, where 1 + x is rounded: up to
+          ~0.35 ULP more there (a kernel on [0, 1] cannot avoid it). With a
+          kernel on [-0.5, 0.5] (target exp2 --interval -0.5,0.5): k = round(x),
+          r = x - k exact for every x, so the full range has the kernel's error.
     exp   k = round(x / ln2), r = x - k*ln2 (Cody-Waite: ln2 = hi + lo, the
           first step exact by fma) in [-ln2/2, ln2/2] (a few ulp beyond, from
           rounding k); e^x = K(r) * 2^k.
@@ -22,7 +25,8 @@ float32 values aside, see evo.export.python).
 2^k is applied as two exact power-of-two factors, so subnormal results are
 rounded once (correctly) and overflow gives inf. Subnormal inputs of the logs
 are rescaled through their integer significand (exact). Special values: NaN ->
-NaN, exp(+-inf) = +inf / +0, log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf.
+NaN (the exps let it flow through the arithmetic: no select on the fast path),
+exp(+-inf) = +inf / +0, log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf.
 """
 from __future__ import annotations
 
@@ -63,10 +67,11 @@ class Wrapper:
     c_body: str                     # Template: $fn (function prefix), constants
     py_body: str                    # Template: array Python (numpy and JAX)
     summary: str                    # one line for file headers
+    interval: tuple[float, float] = ()  # the kernel's interval; () = the target's registered one
 
-    @property
-    def interval(self) -> tuple[float, float]:
-        return TARGETS[self.name].interval
+    def __post_init__(self) -> None:
+        if not self.interval:
+            object.__setattr__(self, "interval", TARGETS[self.name].interval)
 
 
 # -- C ---------------------------------------------------------------------------
@@ -85,28 +90,42 @@ static inline float ${fn}_ldexp(float y, uint32_t nb) {
 
 _C_EXP2 = """\
 static inline float ${fn}_inl(float x) {
-    const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
-    /* |x| > 160 (inf, NaN too) -> +-160: far past overflow (128) and underflow (-150) */
-    const float xc = ax > 0x43200000u ? ${fn}_u2f((ux & 0x80000000u) | 0x43200000u) : x;
-    const float rn = (xc + $MAGIC) - $MAGIC;  /* nearest integer */
-    const float k = rn - (rn > xc ? 1.0f : 0.0f);  /* floor(xc) */
+    /* |x| > 160 -> +-160, past overflow (128) and underflow (-150); NaN passes through
+       (gcc makes these selects vmaxps/vminps, a little faster than the exp's bit test) */
+    float xc = x > 160.0f ? 160.0f : x;
+    xc = xc < -160.0f ? -160.0f : xc;
+    const float k = floorf(xc);
     const float y = ${fn}_kernel(xc - k);  /* 2^r, r in [0, 1] */
-    const float res = ${fn}_ldexp(y, ${fn}_f2u(k + $MAGIC) - 0x4B400000u + 256u);
-    return ax > 0x7F800000u ? x + x : res;  /* NaN */
+    return ${fn}_ldexp(y, ${fn}_f2u(k + $MAGIC) - 0x4B400000u + 256u);
+}
+"""
+
+# exp2 with a kernel on [-0.5, 0.5]: k = round(x), so r = x - k is exact for every x and
+# the full-range error is the kernel's own (a [0, 1] kernel adds up to ~0.35 ULP on -0.5 < x < 0).
+_C_EXP2_SYM = """\
+static inline float ${fn}_inl(float x) {
+    /* |x| > 160 -> +-160, past overflow (128) and underflow (-150); NaN passes through
+       (gcc makes these selects vmaxps/vminps, a little faster than the exp's bit test) */
+    float xc = x > 160.0f ? 160.0f : x;
+    xc = xc < -160.0f ? -160.0f : xc;
+    const float t = xc + $MAGIC;  /* round(x) + MAGIC */
+    const float k = t - $MAGIC;
+    const float y = ${fn}_kernel(xc - k);  /* 2^r, r in [-0.5, 0.5], exact */
+    return ${fn}_ldexp(y, ${fn}_f2u(t) - 0x4B400000u + 256u);
 }
 """
 
 _C_EXP = """\
 static inline float ${fn}_inl(float x) {
     const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
-    /* |x| > 128 (inf, NaN too) -> +-128: e^128 overflows, e^-128 underflows */
-    const float xc = ax > 0x43000000u ? ${fn}_u2f((ux & 0x80000000u) | 0x43000000u) : x;
+    /* 128 < |x| <= inf -> +-128: e^128 overflows, e^-128 underflows; NaN passes through */
+    const float xc = ax - 0x43000001u < 0x7F800000u - 0x43000000u
+                     ? ${fn}_u2f((ux & 0x80000000u) | 0x43000000u) : x;
     const float t = fmaf(xc, $LOG2E, $MAGIC);  /* round(x / ln2) + MAGIC */
     const float k = t - $MAGIC;
-    const float r = fmaf(-k, $LN2_LO, fmaf(-k, $LN2_HI, xc));   /* inner fma exact */
+    const float r = fmaf(-k, $LN2_LO, fmaf(-k, $LN2_HI, xc));  /* the inner fma is exact */
     const float y = ${fn}_kernel(r);  /* e^r, |r| <~ ln2/2 */
-    const float res = ${fn}_ldexp(y, ${fn}_f2u(t) - 0x4B400000u + 256u);
-    return ax > 0x7F800000u ? x + x : res;  /* NaN */
+    return ${fn}_ldexp(y, ${fn}_f2u(t) - 0x4B400000u + 256u);
 }
 """
 
@@ -140,24 +159,32 @@ _LN = dict(EXP_BIAS="126", MANT_ONE="0x3F000000u", REC_LO="0x3F800000", REC_HI="
 # Written against a small vocabulary each export defines (evo.export.python): values
 # are "float32" in that export's representation (numpy: float32 arrays; JAX: float64
 # arrays holding float32 values, so XLA's contraction and flushing cannot touch them).
-# _add/_sub/_div/_fma: one correctly rounded float32 operation; _f2u/_u2f: bit casts
+# _add/_sub/_div/_fma/_floor: one correctly rounded float32 operation; _f2u/_u2f: bit casts
 # to/from uint32; _i32: uint32 -> int32 bits; _i2f: small integer -> float;
 # _ldexp(y, nb): y * 2^(nb - 256) rounded once; _consts(): the constants below.
 # Comparisons, negation and integer arithmetic are exact and written as operators.
 
-_PY_CONSTS = "    ONE, ZERO, NAN, INF, MAGIC, LOG2E, LN2_HI, LN2_LO = _consts()\n"
+_PY_CONSTS = "    ONE, ZERO, NAN, INF, LIM, MAGIC, LOG2E, LN2_HI, LN2_LO = _consts()\n"
 
 _PY_EXP2 = """\
 def $fn(x):
 """ + _PY_CONSTS + """\
-    ux = _f2u(x)
-    ax = ux & 0x7FFFFFFF
-    xc = _where(ax > 0x43200000, _u2f((ux & 0x80000000) | 0x43200000), x)
-    rn = _sub(_add(xc, MAGIC), MAGIC)
-    k = _sub(rn, _where(rn > xc, ONE, ZERO))
+    xc = _where(x > LIM, LIM, x)
+    xc = _where(xc < -LIM, -LIM, xc)
+    k = _floor(xc)
     y = _kernel(_sub(xc, k))
-    res = _ldexp(y, _f2u(_add(k, MAGIC)) - 0x4B400000 + 256)
-    return _where(ax > 0x7F800000, _add(x, x), res)
+    return _ldexp(y, _f2u(_add(k, MAGIC)) - 0x4B400000 + 256)
+"""
+
+_PY_EXP2_SYM = """\
+def $fn(x):
+""" + _PY_CONSTS + """\
+    xc = _where(x > LIM, LIM, x)
+    xc = _where(xc < -LIM, -LIM, xc)
+    t = _add(xc, MAGIC)
+    k = _sub(t, MAGIC)
+    y = _kernel(_sub(xc, k))
+    return _ldexp(y, _f2u(t) - 0x4B400000 + 256)
 """
 
 _PY_EXP = """\
@@ -165,13 +192,12 @@ def $fn(x):
 """ + _PY_CONSTS + """\
     ux = _f2u(x)
     ax = ux & 0x7FFFFFFF
-    xc = _where(ax > 0x43000000, _u2f((ux & 0x80000000) | 0x43000000), x)
+    xc = _where((ax - 0x43000001) < (0x7F800000 - 0x43000000), _u2f((ux & 0x80000000) | 0x43000000), x)
     t = _fma(xc, LOG2E, MAGIC)
     k = _sub(t, MAGIC)
     r = _fma(-k, LN2_LO, _fma(-k, LN2_HI, xc))
     y = _kernel(r)
-    res = _ldexp(y, _f2u(t) - 0x4B400000 + 256)
-    return _where(ax > 0x7F800000, _add(x, x), res)
+    return _ldexp(y, _f2u(t) - 0x4B400000 + 256)
 """
 
 _PY_LOG = """\
@@ -197,6 +223,8 @@ def $fn(x):
 WRAPPERS: dict[str, Wrapper] = {
     "exp2": Wrapper("exp2", "2^x on [0, 1]", _C_EXP2, _PY_EXP2,
                     "2^x = K(r) * 2^k, k = floor(x), r = x - k in [0, 1]"),
+    "exp2-sym": Wrapper("exp2", "2^x on [-0.5, 0.5]", _C_EXP2_SYM, _PY_EXP2_SYM,
+                        "2^x = K(r) * 2^k, k = round(x), r = x - k in [-0.5, 0.5] (exact)", (-0.5, 0.5)),
     "exp": Wrapper("exp", "e^x on [-ln2/2, ln2/2]", _C_EXP, _PY_EXP,
                    "e^x = K(r) * 2^k, k = round(x/ln2), r = x - k*ln2 (Cody-Waite, fma)"),
     "log2": Wrapper("log2", "log2(x) on [1, 2]",
@@ -218,15 +246,17 @@ WRAPPERS: dict[str, Wrapper] = {
 
 def wrapper_for(target: Target) -> Wrapper:
     """The full-range wrapper of `target`; EvoError (one line) if it has none or the
-    kernel's interval is not the one the wrapper reduces to."""
-    w = WRAPPERS.get(target.full_range or "")
-    if w is None:
-        known = ", ".join(WRAPPERS)
+    kernel's interval is not one a wrapper reduces to."""
+    ws = [w for w in WRAPPERS.values() if w.name == target.full_range]
+    if not ws:
+        known = ", ".join(dict.fromkeys(w.name for w in WRAPPERS.values()))
         raise EvoError(f"target {target.name!r} has no full-range wrapper (wrappers exist for {known})")
-    if tuple(target.interval) != tuple(w.interval):
-        raise EvoError(f"the {w.name} full-range wrapper needs a kernel for {w.kernel}; "
-                       f"this one is for [{target.interval[0]!r}, {target.interval[1]!r}]")
-    return w
+    for w in ws:
+        if tuple(target.interval) == tuple(w.interval):
+            return w
+    kinds = " or ".join(w.kernel for w in ws)
+    raise EvoError(f"the {target.name} full-range wrapper needs a kernel for {kinds}; "
+                   f"this one is for [{target.interval[0]!r}, {target.interval[1]!r}]")
 
 
 def c_constants() -> dict[str, str]:
@@ -246,7 +276,7 @@ def py_wrapper(w: Wrapper, fn: str) -> str:
 
 def py_constants() -> dict[str, float]:
     """Values of the names `_consts()` returns, in order."""
-    return {"ONE": 1.0, "ZERO": 0.0, "NAN": math.nan, "INF": math.inf,
+    return {"ONE": 1.0, "ZERO": 0.0, "NAN": math.nan, "INF": math.inf, "LIM": 160.0,
             **{k: float.fromhex(v) for k, v in CONSTANTS.items()}}
 
 

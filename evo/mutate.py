@@ -30,6 +30,7 @@ class MutationConfig:
     max_tries: int = 50
     # fma does the work of two ops with one rounding: offer it more often.
     op_weights: tuple[tuple[str, float], ...] = (("fma", 3.0), ("div", 0.5), ("neg", 0.5), ("sqrt", 0.5))
+    horner_step: float = 0.3   # share of fma insertions made as v -> fma(v, x, c)
 
     def pick_op(self, rng: Rng, exclude: str = "") -> str:
         names = [o for o in self.ops if o != exclude] or list(self.ops)
@@ -94,8 +95,13 @@ def insert(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
     name = cfg.pick_op(rng)
     op = OPS[name]
     extra: list[Instr] = []
-    args = [_operand(p, at, rng, extra) for _ in range(op.arity)]
-    args[int(rng.integers(op.arity))] = src
+    if name == "fma" and rng.random() < cfg.horner_step:
+        # A Horner step, v -> fma(v, x, c): one more degree for polynomial-like kernels.
+        extra.append(Instr(CONST, (), random_constant(rng)))
+        args = [src, 0, -len(extra)] if rng.random() < 0.5 else [0, src, -len(extra)]
+    else:
+        args = [_operand(p, at, rng, extra) for _ in range(op.arity)]
+        args[int(rng.integers(op.arity))] = src
     new = extra + [Instr(name, tuple(args))]
     new_slot = at + len(new) - 1
 

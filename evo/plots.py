@@ -64,10 +64,14 @@ def plot_progress(run: Path, out: Path | None = None) -> Path:
         if not series or err < series[-1][1]:
             series.append((n, err))
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for c in sorted(best)[:12]:
-        xs, ys = zip(*best[c])
-        ax.step(list(xs), list(ys), where="post", label=f"cost {c:g}")
+    costs = sorted(best)[:16]
+    last = max((n for series in best.values() for n, _ in series), default=1)
+    for k, c in enumerate(costs):
+        xs, ys = map(list, zip(*best[c]))
+        ax.step(xs + [last], ys + [ys[-1]], where="post", label=f"cost {c:g}",
+                color=plt.cm.viridis(k / max(len(costs) - 1, 1)))
     ax.set_yscale("log")
+    ax.set_xscale("log")
     ax.set_xlabel("evaluations")
     ax.set_ylabel("best training max error")
     ax.grid(alpha=0.3)

@@ -32,8 +32,9 @@ class RunFront:
     meta: dict
 
     def member(self, member_id: str) -> tuple[Program, dict]:
-        """The program and record of front member `member_id` (a unique prefix is enough)."""
-        hits = [m for m in self.members if str(m["id"]).startswith(str(member_id))]
+        """The program and record of front member `member_id` (exact id, else a unique prefix)."""
+        hits = [m for m in self.members if str(m["id"]) == str(member_id)] or \
+            [m for m in self.members if str(m["id"]).startswith(str(member_id))]
         if len(hits) != 1:
             known = ", ".join(str(m["id"]) for m in self.members) or "none"
             what = "ambiguous" if hits else "unknown"

@@ -118,6 +118,7 @@ class Scorer:
     seed: int = 1
     n_train: int = 1024
     n_validation: int = 16384
+    semantics: str = "interp"     # score as this backend computes (evo.backends.BACKENDS)
 
     def __post_init__(self) -> None:
         if self.dtype == "float64" and self.metric == "ulp":
@@ -152,8 +153,14 @@ class Scorer:
     def score(self, p: Program, on: Literal["train", "validation"] = "validation") -> ErrorStats:
         """Error statistics of `p`; never raises on a valid program."""
         pts = self.train if on == "train" else self.validation
-        y = evaluate(p, pts.x, self.np_dtype)
+        if self.semantics == "interp" or self.dtype != "float32":
+            y = evaluate(p, pts.x, self.np_dtype)
+        else:
+            from .backends import run_backend
+
+            y = run_backend(p, pts.x, self.semantics)
         return stats(self.errors(y, pts), pts.x)
 
     def __reduce__(self) -> tuple:
-        return (Scorer, (self.target, self.dtype, self.metric, self.fixed_ref, self.seed, self.n_train, self.n_validation))
+        return (Scorer, (self.target, self.dtype, self.metric, self.fixed_ref, self.seed, self.n_train,
+                         self.n_validation, self.semantics))

@@ -33,6 +33,7 @@ class Individual:
     mutation: str
     validation: dict | None = None   # max/mean error on the validation set (archive members)
     verified: dict | None = None     # exhaustive verification result
+    remeasured: dict | None = None   # measured cost timed again at the end (median, spread)
 
     @property
     def point(self) -> tuple[float, float]:
@@ -41,12 +42,13 @@ class Individual:
     def to_dict(self) -> dict:
         return {"id": self.id, "program": to_dict(self.program), "error": json_float(self.error),
                 "mean": json_float(self.mean), "cost": self.cost, "parent": self.parent,
-                "mutation": self.mutation, "validation": self.validation, "verified": self.verified}
+                "mutation": self.mutation, "validation": self.validation, "verified": self.verified,
+                "remeasured": self.remeasured}
 
     @staticmethod
     def from_dict(d: dict) -> "Individual":
         return Individual(d["id"], from_dict(d["program"]), float(d["error"]), float(d["mean"]), d["cost"],
-                          d["parent"], d["mutation"], d.get("validation"), d.get("verified"))
+                          d["parent"], d["mutation"], d.get("validation"), d.get("verified"), d.get("remeasured"))
 
 
 @dataclass
@@ -69,7 +71,8 @@ class Search:
                  on_progress: Callable[["Search"], None] | None = None) -> None:
         self.config = config
         self.target: Target = get_target(config.target, config.interval)
-        self.scorer = Scorer(self.target, config.dtype, config.metric, config.fixed_ref, config.validation_seed)
+        self.scorer = Scorer(self.target, config.dtype, config.metric, config.fixed_ref, config.validation_seed,
+                             semantics=config.semantics)
         self.evaluator = evaluator
         self.store = store
         self.on_progress = on_progress or (lambda s: None)
@@ -84,6 +87,7 @@ class Search:
         self._keys: dict[int, bytes] = {}        # in-flight task id -> its probe key
         self._fitted: set[bytes] = set()         # probe outputs of every fitted function so far
         self._submitted = 0
+        self._nsga_order: list[int] = []          # NSGA-II: (rank, crowding) position per member
         self._t0 = time.monotonic()
         self._elapsed0 = 0.0
         self._last_checkpoint = time.monotonic()
@@ -113,16 +117,18 @@ class Search:
 
     def _generation_step(self) -> None:
         """Synchronous generations: identical results for any number of workers."""
-        n = self.config.population if self.config.algorithm == "nsga2" else 4 * self.config.batch_size
-        tasks = self._children(n)
+        nsga2 = self.config.algorithm == "nsga2"
+        if nsga2:
+            self._nsga_order = _rank_crowding_order([p.point for p in self.population])
+        tasks = self._children(self.config.population if nsga2 else 4 * self.config.batch_size)
         for i in range(0, len(tasks), self.evaluator.batch_size):
             self.evaluator.submit(tasks[i:i + self.evaluator.batch_size])
         results: list[Result] = []
         while self.evaluator.in_flight():
             results += self.evaluator.poll()
         for r in sorted(results, key=lambda r: r.id):
-            self._add(r, age_out=self.config.algorithm != "nsga2")
-        if self.config.algorithm == "nsga2":
+            self._add(r, age_out=not nsga2)
+        if nsga2:
             self._environmental_selection()
 
     # -- selection -------------------------------------------------------------------
@@ -132,27 +138,18 @@ class Search:
             # progress at every cost level keeps being built on after it ages out.
             return self.archive[int(self.rng.integers(len(self.archive)))]
         pop = self.population
-        if self.config.algorithm == "nsga2":  # binary tournament on (rank, crowding) of the population
-            return pop[best_index([pop[i].point for i in self.rng.choice(len(pop), 2, replace=False)])] \
-                if len(pop) > 1 else pop[0]
+        if self.config.algorithm == "nsga2":  # binary tournament on the population's (rank, crowding)
+            i, j = self.rng.choice(len(pop), 2, replace=True)
+            return pop[int(min(i, j, key=lambda k: self._nsga_order[k]))]
         k = min(self.config.tournament, len(pop))
         sample = self.rng.choice(len(pop), size=k, replace=False)
         return pop[int(sample[best_index([pop[int(i)].point for i in sample])])]
 
     def _environmental_selection(self) -> None:
+        """NSGA-II: parents and children together; keep the best by rank, then crowding."""
         pop = list(self.population)
-        pts = [p.point for p in pop]
-        rk = ranks(pts)
-        keep: list[int] = []
-        for r in range(int(rk.max()) + 1):
-            layer = [i for i in range(len(pop)) if rk[i] == r]
-            if len(keep) + len(layer) <= self.config.population:
-                keep += layer
-                continue
-            cd = crowding([pts[i] for i in layer])
-            order = np.argsort(-cd, kind="stable")
-            keep += [layer[int(j)] for j in order[: self.config.population - len(keep)]]
-            break
+        order = _rank_crowding_order([p.point for p in pop])
+        keep = sorted(range(len(pop)), key=lambda i: order[i])[: self.config.population]
         self.population = deque(pop[i] for i in sorted(keep))
 
     # -- children ----------------------------------------------------------------------
@@ -253,7 +250,9 @@ class Search:
             return
         s = self.stats
         self.store.save_checkpoint({
-            "next_id": self.next_id, "submitted": self._submitted, "rng": self.rng.bit_generator.state,
+            # Children still in flight are lost if the driver dies: a resumed run must submit them anew.
+            "next_id": self.next_id, "submitted": self._submitted - len(self._keys),
+            "rng": self.rng.bit_generator.state,
             "stats": {"evals": s.evals, "cache_hits": s.cache_hits, "duplicates": s.duplicates, "failures": s.failures,
                       "fit_seconds": s.fit_seconds, "eval_seconds": s.eval_seconds,
                       "elapsed": self.elapsed, "per_worker": s.per_worker},
@@ -290,7 +289,7 @@ class Search:
                         f"max_{unit}": v.get(f"max_{unit}"), f"mean_{unit}": v.get(f"mean_{unit}"),
                         "argmax": v.get("argmax"), "train_max": json_float(a.error),
                         "exhaustive_max_ulp": a.verified["max_ulp"] if a.verified else None,
-                        "verified": a.verified, "expression": render(a.program),
+                        "verified": a.verified, "remeasured_cost": a.remeasured, "expression": render(a.program),
                         "program": to_dict(a.program), "parent": a.parent, "mutation": a.mutation})
         return out
 
@@ -302,10 +301,44 @@ class Search:
         return spec_for(self.config)
 
 
+def _rank_crowding_order(points: list[tuple[float, float]]) -> list[int]:
+    """Position of each point when sorted by Pareto rank, then by crowding (lonelier first)."""
+    rk = ranks(points)
+    cd = np.zeros(len(points))
+    for r in set(rk.tolist()):
+        layer = np.flatnonzero(rk == r)
+        cd[layer] = crowding([points[i] for i in layer])
+    order = sorted(range(len(points)), key=lambda i: (rk[i], -cd[i], i))
+    pos = [0] * len(points)
+    for k, i in enumerate(order):
+        pos[i] = k
+    return pos
+
+
 def spec_for(c: SearchConfig) -> EvalSpec:
     t = get_target(c.target, c.interval)
     return EvalSpec(t.to_dict(), c.dtype, c.metric, c.fixed_ref, c.validation_seed, c.fit, c.cost,
                     c.cost_weights, c.semantics)
+
+
+def remeasure_front(search: Search, trials: int = 3) -> None:
+    """With a measured cost, time every front member again (fresh compiles) and record
+    the median and the spread: one timing per child is noisy, the front should not be."""
+    if search.config.cost == "ops":
+        return
+    from .backends.timing import kernel_cost
+    from .worker import start_xla_on_one_core
+
+    if search.config.cost == "xla":
+        start_xla_on_one_core()
+    for a in search.archive:
+        ts = sorted(kernel_cost(a.program, search.config.cost, search.target, fresh=True) for _ in range(trials))
+        med = ts[len(ts) // 2]
+        a.remeasured = {"ns_per_elem": med, "spread": (ts[-1] - ts[0]) / med if med else 0.0, "trials": trials}
+    noise = [a.remeasured["spread"] for a in search.archive]
+    if search.store and noise:
+        search.store.event("remeasured", members=len(noise), median_spread=sorted(noise)[len(noise) // 2])
+    search.save_front()
 
 
 def verify_front(search: Search, below: float, progress: Callable[[str, int, int], None] | None = None) -> None:

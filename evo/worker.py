@@ -56,12 +56,27 @@ class Result:
     failure: str = ""       # why the candidate scored worst, if it did
 
 
+def start_xla_on_one_core() -> None:
+    """XLA sizes its thread pool once per process, at its first compile. Started on
+    one core it keeps each kernel's loop whole, as jnp.exp2's is: without this, a
+    10,000-element kernel is split over threads and timed slower and noisier."""
+    import jax
+
+    from .backends.timing import one_core
+
+    with one_core():
+        jax.jit(lambda v: v + 1)(np.float32(0)).block_until_ready()
+
+
 class Worker:
     """Holds the scorer (ground truth loaded once) and evaluates batches."""
 
     def __init__(self, spec: EvalSpec) -> None:
         self.spec = spec
-        self.scorer = Scorer(target_from_dict(spec.target), spec.dtype, spec.metric, spec.fixed_ref, spec.seed)
+        self.scorer = Scorer(target_from_dict(spec.target), spec.dtype, spec.metric, spec.fixed_ref, spec.seed,
+                             semantics=spec.semantics)
+        if "xla" in (spec.cost, spec.semantics):
+            start_xla_on_one_core()
         tr = self.scorer.train
         if self.scorer.metric == "relative":
             self.weights = 1.0 / np.abs(tr.hi)

@@ -32,11 +32,13 @@ from targets import get_target
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 
-# Degree-7 (exp2, exp) and degree-10 (log2, log) minimax polynomials, fma Horner form,
+# Degree-7 (exp2, exp), 6 (exp2 on [-0.5, 0.5]) and 10 (log2, log) minimax polynomials, fma Horner form,
 # float32 coefficients highest degree first (from evo.baselines, frozen here).
 KERNELS = {
     "exp2": dict(coeffs=["0x1.68b07cp-16", "0x1.2cfd66p-13", "0x1.5fddc8p-10", "0x1.3b0838p-7", "0x1.c6b2bp-5",
                          "0x1.ebfbdp-3", "0x1.62e43p-1", "0x1p+0"]),
+    "exp2-sym": dict(coeffs=["0x1.41d334p-13", "0x1.5f456ap-10", "0x1.3b2dbcp-7", "0x1.c6aed4p-5", "0x1.ebfbdap-3",
+                             "0x1.62e43p-1", "0x1p+0"]),  # degree 6 on [-0.5, 0.5]
     "exp": dict(coeffs=["0x1.9eb724p-13", "0x1.6da4acp-10", "0x1.1112fap-7", "0x1.555468p-5", "0x1.555554p-3",
                         "0x1p-1", "0x1p+0", "0x1p+0"]),
     "log2": dict(center=1.0, factored=True,
@@ -46,10 +48,10 @@ KERNELS = {
                 coeffs=["-0x1.c6904ap+0", "-0x1.46bc8ap+1", "-0x1.05fbf0p+1", "-0x1.445812p-1", "-0x1.69d6a6p-2",
                         "0x1.62e714p-3", "-0x1.0236b8p-2", "0x1.553e48p-2", "-0x1.00002ep-1", "0x1p+0"]),
 }
-# Max ULP of the full-range functions on the stratified sample (measured: exp2 1.23,
+# Max ULP of the full-range functions on the stratified sample (measured: exp2 1.23, exp2-sym 0.93,
 # exp 0.78, log2 2.0, log 1.45; the log kernels alone reach 2.6 and 1.5 ULP on their
 # intervals); the bounds leave a little room for other samples.
-FULL_RANGE_BOUND = {"exp2": 1.35, "exp": 0.95, "log2": 2.7, "log": 1.8}
+FULL_RANGE_BOUND = {"exp2": 1.35, "exp2-sym": 0.96, "exp": 0.95, "log2": 2.7, "log": 1.8}
 
 
 def poly(coeffs: list[str], center: float | None = None, factored: bool = False, fma: bool = True) -> Program:
@@ -72,6 +74,11 @@ def poly(coeffs: list[str], center: float | None = None, factored: bool = False,
 
 def kernel(name: str) -> Program:
     return poly(**KERNELS[name])
+
+
+def tgt(name: str):
+    """The target of a KERNELS / WRAPPERS key ("exp2-sym": exp2 on [-0.5, 0.5])."""
+    return get_target("exp2", (-0.5, 0.5)) if name == "exp2-sym" else get_target(name)
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -156,7 +163,7 @@ def op_program(name: str) -> Program:
 @pytest.mark.parametrize("full", [False, True])
 @pytest.mark.parametrize("name", list(WRAPPERS))
 def test_c_compiles_cleanly(tmp_path, name, full):
-    src = write(tmp_path, export_source(kernel(name), get_target(name), "c", full_range=full), "k.c")
+    src = write(tmp_path, export_source(kernel(name), tgt(name), "c", full_range=full), "k.c")
     for flags in (["-O2"], ["-O3", "-march=native"], ["-O0"], ["-O2", "-pedantic"]):
         r = gcc([*WARN, *flags, "-c", "k.c", "-o", "k.o"], tmp_path)
         assert r.returncode == 0, (flags, r.stderr)
@@ -270,14 +277,14 @@ def test_jax_full_range_matches_c(jax_modules, tmp_path, name):
 # -- full range ---------------------------------------------------------------------------
 
 def _full_c(tmp_path: Path, name: str):
-    src = write(tmp_path, export_source(kernel(name), get_target(name), "c", full_range=True, name="f"), f"{name}.c")
+    src = write(tmp_path, export_source(kernel(name), tgt(name), "c", full_range=True, name="f"), f"{name}.c")
     return load_c(src, "f")
 
 
 @needs_gcc
 @pytest.mark.parametrize("name", list(WRAPPERS))
 def test_full_range_c_numpy_agree_and_accuracy(tmp_path, name):
-    t = get_target(name)
+    t = tgt(name)
     c = _full_c(tmp_path, name)
     mod = load_module(write(tmp_path, export_source(kernel(name), t, "numpy", full_range=True, name="f"), "npf.py"))
     x = np.concatenate([stratified(), special_inputs(t), interval_sample(-2.0, 2.0, 3000),
@@ -289,7 +296,7 @@ def test_full_range_c_numpy_agree_and_accuracy(tmp_path, name):
     # the kernel itself is reached unchanged on its interval's core
     lo, hi = t.interval
     inside = interval_sample(lo, hi, 2000)
-    if name in ("exp2", "exp"):
+    if name in ("exp2", "exp2-sym", "exp"):
         inside = inside[(inside >= 0) if name == "exp2" else (np.abs(inside) < 0.34)]
         assert_same(c(inside), evaluate(kernel(name), inside), inside, f"{name} kernel inside")
 
@@ -298,12 +305,13 @@ def _bits(v: float) -> np.float32:
     return np.float32(v)
 
 
-SPECIALS = {  # (x, exactly this float32) for every wrapper
+SPECIALS: dict = {  # (x, exactly this float32) for every wrapper
     "exp2": [(math.nan, math.nan), (math.inf, math.inf), (-math.inf, 0.0), (0.0, 1.0), (-0.0, 1.0),
              (128.0, math.inf), (1e30, math.inf), (-150.0, 0.0), (-149.0, 2.0 ** -149), (-140.0, 2.0 ** -140),
              (-126.0, 2.0 ** -126), (-1e30, 0.0), (5.0, 32.0), (-3.0, 0.125), (1.0, 2.0)],
     "exp": [(math.nan, math.nan), (math.inf, math.inf), (-math.inf, 0.0), (0.0, 1.0), (-0.0, 1.0),
             (89.0, math.inf), (1e30, math.inf), (-104.0, 0.0), (-1e30, 0.0), (2.0 ** -149, 1.0)],
+    "exp2-sym": "exp2",
     "log2": [(math.nan, math.nan), (math.inf, math.inf), (-math.inf, math.nan), (0.0, -math.inf),
              (-0.0, -math.inf), (-1.0, math.nan), (-2.0 ** -149, math.nan), (1.0, 0.0), (2.0, 1.0),
              (0.5, -1.0), (8.0, 3.0), (2.0 ** -149, -149.0), (2.0 ** -130, -130.0), (2.0 ** 127, 127.0)],
@@ -316,12 +324,13 @@ SPECIALS = {  # (x, exactly this float32) for every wrapper
 @pytest.mark.parametrize("name", list(WRAPPERS))
 def test_full_range_special_values(tmp_path, name):
     c = _full_c(tmp_path, name)
-    xs = np.array([x for x, _ in SPECIALS[name]], np.float32)
-    want = np.array([w for _, w in SPECIALS[name]], np.float32)
+    cases = SPECIALS[SPECIALS[name]] if isinstance(SPECIALS[name], str) else SPECIALS[name]
+    xs = np.array([x for x, _ in cases], np.float32)
+    want = np.array([w for _, w in cases], np.float32)
     assert_same(c(xs), want, xs, f"{name} special values")
     # and every listed special input is within a few ULP of the reference
-    sp = special_inputs(get_target(name))
-    err = ulp_error(c(sp), sp, get_target(name))
+    sp = special_inputs(tgt(name))
+    err = ulp_error(c(sp), sp, tgt(name))
     assert err.max() <= 2.0, (err.max(), sp[err.argmax()])
     assert np.isnan(c(np.array([np.nan], np.float32))[0])
 
@@ -342,7 +351,7 @@ def test_full_range_without_wrapper_is_an_error():
 
     with pytest.raises(EvoError, match=r"^target 'erf' has no full-range wrapper \(wrappers exist for exp2, exp, log2, log\)$"):
         export_source(kernel("exp2"), get_target("erf"), "c", full_range=True)
-    with pytest.raises(EvoError, match="needs a kernel for 2\\^x on \\[0, 1\\]"):
+    with pytest.raises(EvoError, match="needs a kernel for 2\\^x on \\[0, 1\\] or 2\\^x on \\[-0.5, 0.5\\]"):
         export_source(kernel("exp2"), get_target("exp2", (0.0, 0.5)), "c", full_range=True)
 
 

@@ -1,9 +1,9 @@
 """evo bench {search,kernel,scaling}: benchmarks (never timed unit tests)."""
 from __future__ import annotations
 
-import importlib
-
 import click
+
+from ._lazy import LazyGroup
 
 BENCHES = {
     "search": "Evaluations/s with and without fitting; time to a verified < 1 ULP exp2.",
@@ -12,20 +12,11 @@ BENCHES = {
 }
 
 
-class _LazyBench(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(BENCHES)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in BENCHES:
-            return None
-        return getattr(importlib.import_module(f"evo.commands.bench_{name}"), name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with formatter.section("Benchmarks"):
-            formatter.write_dl(list(BENCHES.items()))
+class _Benches(LazyGroup):
+    lazy_commands = BENCHES
+    module_prefix = "evo.commands.bench_"
 
 
-@click.group(cls=_LazyBench)
+@click.group(cls=_Benches)
 def bench() -> None:
     """Benchmarks. Figures are medians over repeats, measured side by side in one run."""

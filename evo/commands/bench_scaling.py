@@ -15,7 +15,7 @@ import click
 
 from ..config import SearchConfig
 from ..errors import EvoError
-from ..evaluators import LocalEvaluator
+from ..evaluators import Evaluator, LocalEvaluator
 from ..worker import EvalSpec, Result, Task
 from ._common import print_json
 
@@ -51,10 +51,11 @@ def workload(target: str, evals: int, seed: int = 0) -> tuple[EvalSpec, list[Tas
 
 def cycled(tasks: list[Task], n: int) -> list[Task]:
     """n tasks cycling through `tasks`, with fresh ids."""
-    return [Task(i, t.program, t.parent, t.mutation) for i, t in zip(range(n), (tasks[i % len(tasks)] for i in range(n)))]
+    return [Task(i, tasks[i % len(tasks)].program, tasks[i % len(tasks)].parent, tasks[i % len(tasks)].mutation)
+            for i in range(n)]
 
 
-def throughput(ev, tasks: list[Task]) -> float:
+def throughput(ev: Evaluator, tasks: list[Task]) -> float:
     """Evaluations/s the way the search drives an evaluator: `capacity` batches in flight."""
     t0 = time.perf_counter()
     todo = [tasks[i:i + ev.batch_size] for i in range(0, len(tasks), ev.batch_size)]
@@ -69,7 +70,7 @@ def throughput(ev, tasks: list[Task]) -> float:
     return len(tasks) / dt
 
 
-def batch_overhead(ev, n: int = 200) -> tuple[float, float]:
+def batch_overhead(ev: Evaluator, n: int = 200) -> tuple[float, float]:
     """(ms per round trip of one empty batch, empty batches/s with `capacity` in flight)."""
     samples = []
     for _ in range(n):
@@ -98,7 +99,7 @@ def scaling(as_json: bool, seconds: float, repeats: int, batch_size: int, target
     """Evaluations/s with 1 and 2 Ray workers on this machine, and per-batch overhead."""
     import ray
 
-    from ..distributed import RayEvaluator, _init_ray
+    from ..distributed import RayEvaluator, init_ray
 
     load0 = os.getloadavg()[0]
     spec, recorded, mean_s = workload(target, 400)
@@ -110,7 +111,7 @@ def scaling(as_json: bool, seconds: float, repeats: int, batch_size: int, target
     if ray.is_initialized():
         raise EvoError("a Ray instance is already running in this process")
     # Both pools live side by side: 3 logical CPUs, though the idle pool uses none while the other runs.
-    _init_ray(None, cores + 1)
+    init_ray(None, cores + 1)
     try:
         pools = {w: RayEvaluator(spec, workers=w, batch_size=batch_size) for w in (1, 2)}
         warm = cycled(recorded, 8 * batch_size)

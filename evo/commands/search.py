@@ -10,7 +10,7 @@ from ..config import SearchConfig, parse_duration
 from ..errors import EvoError
 from ..monitor import Monitor
 from ..progress import progress_bar
-from ..search import Search, run_dir, spec_for, verify_front
+from ..search import Search, remeasure_front, run_dir, spec_for, verify_front
 from ..store import RunStore
 from ._common import fmt_ulp
 
@@ -37,6 +37,9 @@ def make_evaluator(config: SearchConfig):
 @click.option("--tournament", type=int, default=8, show_default=True)
 @click.option("--algorithm", default="regularized", show_default=True, help="regularized | nsga2")
 @click.option("--cost", default="ops", show_default=True, help="ops | xla | llvm (measured ns/element)")
+@click.option("--semantics", default="interp", show_default=True,
+              help="Score as computed by interp (the definition) | llvm | xla (XLA's own: fma contraction, "
+                   "flushed subnormals) | xla-exact.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--name", help="Run name (default: TARGET-seedN).")
 @click.option("--out", type=click.Path(file_okay=False), help="Parent directory of runs (default: runs).")
@@ -50,7 +53,7 @@ def make_evaluator(config: SearchConfig):
 @click.option("--resume", "resume", type=click.Path(), help="Continue the run in this directory.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 def search(target: str | None, interval: str | None, dtype: str, budget: str | None, evals: int | None,
-           population: int, tournament: int, algorithm: str, cost: str, seed: int, name: str | None,
+           population: int, tournament: int, algorithm: str, cost: str, semantics: str, seed: int, name: str | None,
            out: str | None, workers: int | None, address: str | None, batch_size: int, deterministic: bool,
            verify_below: float, checkpoint_every: float, resume: str | None, quiet: bool) -> None:
     """Evolve float32 programs for TARGET from f(x) = x."""
@@ -73,7 +76,8 @@ def search(target: str | None, interval: str | None, dtype: str, budget: str | N
             target=target, interval=iv, dtype=dtype, algorithm=algorithm, population=population,
             tournament=tournament, budget_seconds=parse_duration(budget) if budget else None, max_evals=evals,
             seed=seed, workers=workers, address=address or os.environ.get("RAY_ADDRESS"),
-            batch_size=batch_size, deterministic=deterministic, cost=cost, verify_below=verify_below,
+            batch_size=batch_size, deterministic=deterministic, cost=cost, semantics=semantics,
+            verify_below=verify_below,
             checkpoint_every=checkpoint_every)
         default_name = f"{target if target.isidentifier() else 'custom'}-seed{seed}"
         store = RunStore.create(run_dir(out, name or default_name), config)
@@ -86,9 +90,14 @@ def search(target: str | None, interval: str | None, dtype: str, budget: str | N
             if ck:
                 s.restore(ck)
                 store.event("resume", evals=s.stats.evals, elapsed=s.elapsed)
-            s.run()
+            try:
+                s.run()
+            except KeyboardInterrupt:
+                s.checkpoint()  # Ctrl-C loses nothing: resume with --resume
+                raise EvoError(f"interrupted; continue with: evo search --resume {store.path}") from None
     finally:
         evaluator.close()
+    remeasure_front(s)
     with progress_bar("verifying front", 1, enabled=not quiet) as update:
         verify_front(s, config.verify_below, lambda what, d, t: update(d, t))
     store.event("end", evals=s.stats.evals, elapsed=s.elapsed, cache_hits=s.stats.cache_hits,

@@ -62,7 +62,7 @@ def verify(program: str | None, target: str, interval: str | None, c_file: str |
     if program is not None and symbol:
         raise EvoError("--symbol goes with --c or --lib")
     t = resolve_target(target, interval)
-    if full_range and interval:
+    if full_range and interval and program is None:  # (a program's interval picks its wrapper)
         raise EvoError("--full-range checks every float32 input: leave out --interval")
 
     if program is not None and not full_range:

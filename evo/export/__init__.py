@@ -41,6 +41,9 @@ def export_source(p: Program, target: Target, lang: str, full_range: bool = Fals
 
         prov = replace(prov, evo_version=__version__)
     q = prepared(p)
+    if wrapper and not q.x_dependent()[q.output]:
+        # the wrappers rely on the kernel to carry NaN through (no select on the fast path)
+        raise EvoError("the kernel does not depend on x: nothing to wrap for the full range")
     if lang == "c":
         return c_source(q, target, fn, prov, wrapper)
     return python_source(q, target, fn, lang, prov, wrapper)

@@ -27,12 +27,14 @@ C_NOTES = [
 ]
 
 _PRAGMAS_ON = """\
-/* Keep a separate multiply and add apart (no fused contraction), whatever the flags. */
+/* Keep a separate multiply and add apart (no fused contraction), whatever the flags.
+   no-trapping-math / no-math-errno change no result (only FP exception flags and errno);
+   they let gcc vectorise floorf, sqrtf and the selects. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #elif defined(__GNUC__)
 #pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
+#pragma GCC optimize("fp-contract=off", "no-trapping-math", "no-math-errno")
 #endif
 """
 

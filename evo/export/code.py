@@ -185,4 +185,4 @@ def embed(fn: Callable[..., Any], alias: str, modules: dict[str, str], done: set
         main = f"{alias} = {main}\n"
     elif fn.__name__ != alias:
         main = main + f"\n{alias} = {fn.__name__}\n"
-    return "\n".join(out + [main])
+    return "\n\n".join(part.strip("\n") + "\n" for part in out + [main])

@@ -52,7 +52,7 @@ def _i2f(i):
     return np.asarray(i).astype(np.float32)
 
 
-_add, _sub, _div, _where = np.add, np.subtract, np.divide, np.where
+_add, _sub, _div, _floor, _where = np.add, np.subtract, np.divide, np.floor, np.where
 _fma = fmaf
 
 
@@ -129,6 +129,9 @@ def _fma(a, b, c):
     return _round32(fmaf(a, b, c))
 
 
+_floor = jnp.floor  # an integer-valued float32 stays exact in float64
+
+
 _where = jnp.where
 
 
@@ -174,13 +177,11 @@ def _impl_block(p: Program, lang: str, need: set[str]) -> str:
     return "\n".join(lines)
 
 
-def _const_tuple(p: Program, ty: str) -> tuple[str, list[str]]:
-    """Module-level tuple of the kernel's constants, and their local names."""
+def _const_tuple(p: Program, ty: str) -> str:
+    """Module-level tuple of the kernel's constants (exact hex), unpacked by _kernel."""
     vals = [(k, float(ins.value)) for k, ins in enumerate(p.instrs) if ins.op == CONST]
-    if not vals:
-        return "_K = ()\n", []
     items = "".join(f"    {ty}(float.fromhex(\"{c_hex(v)}\")),  # c{k} = {decimal(v)}\n" for k, v in vals)
-    return f"_K = (\n{items})\n", [f"c{k}" for k, _ in vals]
+    return f"_K = (\n{items})\n" if vals else "_K = ()\n"
 
 
 def _kernel_body(p: Program, lang: str) -> str:
@@ -216,20 +217,20 @@ def python_source(p: Program, target: Target, fn: str, lang: str, prov: Provenan
     need = {"fma"} if wrapper else set()
     parts.append(_impl_block(p, lang, need))
     ty = "np.float32" if lang == "numpy" else "np.float64"
-    parts.append(_const_tuple(p, ty)[0])
+    parts.append(_const_tuple(p, ty))
     parts.append(_JAX_HELPERS if lang == "jax" else "")
     parts.append(_kernel_body(p, lang))
     if wrapper:
         w = ", ".join(f"{ty}({v!r})" if v == v and abs(v) != float("inf") else f"{ty}({_special(v)})"
                       for v in py_constants().values())
-        parts.append(f"_W = ({w})  # ONE, ZERO, NAN, INF, MAGIC, LOG2E, LN2_HI, LN2_LO\n")
+        parts.append(f"_W = ({w})  # {', '.join(py_constants())}\n")
         parts.append(_NUMPY_HELPERS if lang == "numpy" else _JAX_WRAPPER_HELPERS)
         parts.append(py_wrapper(wrapper, "_full_range"))
         inner = "_full_range"
     else:
         inner = "_kernel"
     parts.append(_public(fn, inner, lang, target, wrapper is not None))
-    return "\n\n".join(x.rstrip("\n") + "\n" for x in parts if x)
+    return "\n\n".join(x.strip("\n") + "\n" for x in parts if x.strip())
 
 
 def _special(v: float) -> str:
