@@ -171,8 +171,9 @@ def perturb(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
     s = int(rng.choice(slots))
     c = p.constants
     j = p.const_slots.index(s)
-    c[j] = float(np.float32(c[j] * (1.0 + rng.normal(0.0, 0.5)) + rng.normal(0.0, 1e-3)))
-    return p.with_constants(c)
+    with np.errstate(over="ignore"):
+        c[j] = float(np.float32(c[j] * (1.0 + rng.normal(0.0, 0.5)) + rng.normal(0.0, 1e-3)))
+    return p.with_constants(c) if np.isfinite(c[j]) else None  # beyond float32: no such move
 
 
 def redraw(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:

@@ -92,8 +92,12 @@ def training_inputs(target: Target, n: int = 1024, n_ordinal: int = 256, dtype: 
     a, b = f32_range(lo, hi)
     even = np.linspace(lo, hi, n).astype(dtype)
     ords = from_ordinal(np.linspace(a, b, n_ordinal).round().astype(np.int64)).astype(dtype)
-    x = np.unique(np.concatenate([even, ords, from_ordinal([a, b]).astype(dtype)]))
+    x = np.unique(np.concatenate([even, ords, from_ordinal([a, b]).astype(dtype), SPECIAL_INPUTS.astype(dtype)]))
     return x[(x >= lo) & (x <= hi)]
+
+
+# Inputs where programs like c / x or x - x break: always trained on when inside the interval.
+SPECIAL_INPUTS = np.array([0.0, 1e-45, -1e-45, 2.0 ** -126, -(2.0 ** -126), 1.0, -1.0], np.float32)
 
 
 def validation_inputs(target: Target, seed: int = 1, n: int = 16384, dtype: type = np.float32) -> np.ndarray:

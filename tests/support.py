@@ -123,3 +123,11 @@ def same_f32(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Elementwise: identical bit patterns, or both NaN (NaN payloads are not specified)."""
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     return (a.view(np.uint32) == b.view(np.uint32)) | (np.isnan(a) & np.isnan(b))
+
+
+def assert_user_error(r: subprocess.CompletedProcess, message: str) -> None:
+    """A user mistake: exit code 2, exactly one line `evo: error: MESSAGE`, no traceback."""
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert r.stderr == f"evo: error: {message}\n", r.stderr   # exactly one line
+    assert r.stdout == ""

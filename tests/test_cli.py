@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
-from evo.cli import main
 from evo.ir import dumps
 from evo.scoring import Scorer
 from targets import TARGETS, get_target
+from support import assert_user_error
 
 KNOWN_OPS = "add, sub, mul, div, fma, neg, sqrt"
 KNOWN_TARGETS = "exp2, exp, log2, log, erf; or an expression in x with --interval A,B"
@@ -19,31 +19,6 @@ KNOWN_TARGETS = "exp2, exp, log2, log, erf; or an expression in x with --interva
 def run(evo_cmd, *args) -> subprocess.CompletedProcess:
     """`evo ARGS` in a fresh process: what a user sees."""
     return subprocess.run([*evo_cmd, *map(str, args)], capture_output=True, text=True, timeout=120)
-
-
-@pytest.fixture
-def evo(capsys):
-    """`evo ARGS` in this process (the same entry point, main(); much faster than a process
-    each). An exception that escapes main() fails the test just as a traceback would."""
-
-    def call(*args) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            rc = 0
-        except SystemExit as e:
-            rc = e.code
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, rc, out, err)
-
-    return call
-
-
-def assert_user_error(r: subprocess.CompletedProcess, message: str) -> None:
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert "Traceback" not in r.stderr
-    assert r.stderr == f"evo: error: {message}\n"   # exactly one line
-    assert r.stdout == ""
 
 
 @pytest.fixture

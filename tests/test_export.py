@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evo.cli import main
 from evo.export import export_source
 from evo.export.native import load_c, load_library
 from evo.fullrange import WRAPPERS, expected, special_inputs
@@ -28,6 +27,7 @@ from evo.ir import Instr, Program, dumps, to_dict
 from primitives import OPS
 from primitives.float32 import f32_range, from_ordinal
 from targets import get_target
+from support import assert_user_error
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
@@ -372,27 +372,6 @@ def test_header(lang):
 
 
 # -- CLI ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def evo(capsys):
-    def call(*args):
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            rc = 0
-        except SystemExit as e:
-            rc = e.code
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, rc, out, err)
-
-    return call
-
-
-def assert_user_error(r, message: str) -> None:
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert r.stderr == f"evo: error: {message}\n", r.stderr
-    assert r.stdout == ""
-
 
 @pytest.fixture
 def run_dir(tmp_path):

@@ -57,3 +57,12 @@ def test_insert_on_the_output_edge_can_grow_horner_by_one_degree():
 def test_mutation_is_reproducible_from_the_seed():
     a = [mutate(_grow(3, 10), MutationConfig(), np.random.default_rng(7))[0] for _ in range(2)]
     assert a[0] == a[1]
+
+
+def test_perturb_never_produces_a_non_finite_constant():
+    # a constant near the float32 limit: scaling it may overflow, which must not be a child
+    p = horner([3.0e38, 3.0e38], use_fma=True)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        child = MUTATIONS["perturb"](p, MutationConfig(), rng)
+        assert child is None or np.all(np.isfinite(child.constants))

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from evo.config import SearchConfig
@@ -176,3 +177,16 @@ def test_custom_target_search(tmp_path, evo_cmd):
     members = front_of(tmp_path / "s")
     assert min(m["max_ulp"] for m in members) < 1e4
     assert from_dict(members[-1]["program"]).n_ops >= 1
+
+
+def test_training_set_holds_the_points_where_programs_break():
+    from evo.scoring import training_inputs
+
+    x = training_inputs(get_target("exp2", (-0.5, 0.5)))
+    assert 0.0 in x and np.float32(1e-45) in x and np.float32(-1e-45) in x
+
+
+def test_front_tables_print_errors_as_stored_in_json():
+    from evo.commands._common import fmt_ulp
+
+    assert [fmt_ulp(v) for v in (0.93871, "inf", float("inf"), None)] == ["0.9387", "inf", "inf", "-"]

@@ -59,5 +59,9 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def fmt_ulp(v: float) -> str:
+def fmt_ulp(v: float | str | None) -> str:
+    """An error for a table; JSON files hold inf as the string "inf"."""
+    if v is None:
+        return "-"
+    v = float(v)
     return "inf" if v == float("inf") else f"{v:.4g}"

@@ -33,7 +33,7 @@ def front(run: str, as_json: bool, plot: str | None, no_baselines: bool) -> None
         t.add_column(col, overflow="fold")
     for m in f.members:
         ex = m.get("exhaustive_max_ulp")
-        t.add_row(str(m["id"]), f"{m['cost']:g}", fmt_ulp(_num(m.get(f"max_{unit}"))),
+        t.add_row(str(m["id"]), f"{m['cost']:g}", fmt_ulp(m.get(f"max_{unit}")),
                   f"yes: {fmt_ulp(ex)}" if ex is not None else "no", m["expression"])
     console = Console()
     console.print(t)
@@ -49,10 +49,6 @@ def front(run: str, as_json: bool, plot: str | None, no_baselines: bool) -> None
             for name, ops, err in sorted(b, key=lambda r: (r[1], r[2])):
                 bt.add_row(name, f"{ops:g}", fmt_ulp(err))
             console.print(bt)
-
-
-def _num(v: object) -> float:
-    return float("inf") if v == "inf" or v is None else float(v)  # type: ignore[arg-type]
 
 
 def _n(f) -> str:

@@ -118,8 +118,6 @@ def summarize(s: Search, path: Path) -> None:
     click.echo(f"front      (validation max {s.scorer.unit} on {s.scorer.validation.x.size} sampled points; "
                "exhaustive where verified)")
     for m in s.front():
-        ex = m["exhaustive_max_ulp"]
-        v = m.get(f"max_{s.scorer.unit}")
-        click.echo(f"  #{m['id']:<6} cost {m['cost']:<5g} max {fmt_ulp(v) if isinstance(v, float) else v:<9} "
-                   f"exhaustive {fmt_ulp(ex) if ex is not None else '-':<8} {m['expression'][:100]}")
+        click.echo(f"  #{m['id']:<6} cost {m['cost']:<5g} max {fmt_ulp(m.get(f'max_{s.scorer.unit}')):<9} "
+                   f"exhaustive {fmt_ulp(m['exhaustive_max_ulp']):<8} {m['expression'][:100]}")
     click.echo(f"see        evo front {path}")
