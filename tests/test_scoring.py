@@ -11,7 +11,7 @@ import pytest
 
 from evo.interp import evaluate
 from evo.ir import Instr, Program
-from evo.scoring import ErrorStats, Scorer, error_relative, error_ulp, stats, training_inputs, ulp32, \
+from evo.scoring import SPECIAL_INPUTS, ErrorStats, Scorer, error_relative, error_ulp, stats, training_inputs, ulp32, \
     validation_inputs
 from primitives.float32 import from_ordinal, to_ordinal
 from support import mp_round_f32, mp_ulp_error
@@ -219,7 +219,9 @@ def test_training_and_validation_sets(name):
     assert float(tr[0]) >= lo and float(tr[-1]) <= hi
     a, b = t.f32_inputs()
     assert tr[0] == from_ordinal(a) and tr[-1] == from_ordinal(b)  # both endpoints
-    assert 1024 <= tr.size <= 1024 + 256 + 2
+    assert 1024 <= tr.size <= 1024 + 256 + 2 + SPECIAL_INPUTS.size
+    inside = SPECIAL_INPUTS[(SPECIAL_INPUTS >= lo) & (SPECIAL_INPUTS <= hi)]
+    assert np.all(np.isin(inside, tr))  # 0, subnormals, +-1: where c / x and x - x programs break
     va = validation_inputs(t, seed=1)
     assert va.dtype == F32 and np.all(np.diff(va) > 0) and float(va[0]) >= lo and float(va[-1]) <= hi
     assert va.size > 15_000
