@@ -109,3 +109,20 @@ def parse_duration(text: str) -> float:
     if seconds <= 0:
         raise EvoError(f"budget must be positive, got {text!r}")
     return seconds
+
+
+def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
+    """'div=4,fma=1' -> (("div", 4.0), ("fma", 1.0))."""
+    out = []
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        try:
+            w = float(value)
+        except ValueError:
+            raise EvoError(f"--op-cost {text!r}: expected OP=WEIGHT pairs, e.g. div=4,fma=1") from None
+        if name.strip() not in OPS:
+            raise EvoError(f"unknown op {name.strip()!r} in --op-cost (known: {', '.join(OPS)})")
+        if not w >= 0:
+            raise EvoError(f"--op-cost {text!r}: weights must be >= 0")
+        out.append((name.strip(), w))
+    return tuple(out)

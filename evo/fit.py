@@ -18,7 +18,7 @@ import numpy as np
 from primitives import OPS
 
 from .interp import evaluate
-from .ir import CONST, X, Program, _reachable
+from .ir import CONST, X, Program, live_instrs
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,10 @@ def forward(p: Program, x: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.nd
     slots = p.const_slots
     k = len(slots)
     index = {s: j for j, s in enumerate(slots)}
-    live = _reachable(p)
     vals: list = [None] * len(p.instrs)
     grads: list = [None] * len(p.instrs)  # None: no constant below; int: that constant; array (k, n)
     with np.errstate(all="ignore"):
-        for i, ins in enumerate(p.instrs):
-            if not live[i]:
-                continue
+        for i, ins in live_instrs(p):
             if ins.op == X:
                 vals[i] = x
             elif ins.op == CONST:

@@ -9,7 +9,7 @@ import numpy as np
 
 from primitives import OPS
 
-from .ir import CONST, X, Program, _reachable
+from .ir import CONST, X, Program, live_instrs
 
 
 def evaluate(p: Program, x: np.ndarray, dtype: type = np.float32,
@@ -29,12 +29,9 @@ def evaluate(p: Program, x: np.ndarray, dtype: type = np.float32,
     else:
         cvals = {s: dtype(p.instrs[s].value) for s in slots}
         shape = x.shape
-    live = _reachable(p)
     vals: list = [None] * len(p.instrs)
     with np.errstate(all="ignore"):
-        for i, ins in enumerate(p.instrs):
-            if not live[i]:
-                continue
+        for i, ins in live_instrs(p):
             if ins.op == X:
                 vals[i] = x
             elif ins.op == CONST:

@@ -70,7 +70,7 @@ class Program:
 
     def cost(self, weights: dict[str, float] | None = None) -> float:
         """Op count of x-dependent ops (constant-only ops are free), per-op weights."""
-        live = _reachable(self)
+        live = reachable(self)
         dep = self.x_dependent()
         w = weights or {}
         return float(sum(w.get(ins.op, OPS[ins.op].cost)
@@ -122,7 +122,8 @@ def validate(p: Program) -> None:
 
 # -- simplification ------------------------------------------------------------
 
-def _reachable(p: Program) -> list[bool]:
+def reachable(p: Program) -> list[bool]:
+    """Which slots the output depends on (x always counts)."""
     live = [False] * len(p.instrs)
     live[p.output] = live[0] = True
     for i in range(len(p.instrs) - 1, -1, -1):
@@ -130,6 +131,12 @@ def _reachable(p: Program) -> list[bool]:
             for a in p.instrs[i].args:
                 live[a] = True
     return live
+
+
+def live_instrs(p: Program):
+    """(slot, instruction) for every slot the output depends on, in order."""
+    live = reachable(p)
+    return ((i, ins) for i, ins in enumerate(p.instrs) if live[i])
 
 
 def _rebuild(p: Program, keep: list[bool], replace: dict[int, Instr] | None = None) -> Program:
@@ -147,7 +154,7 @@ def _rebuild(p: Program, keep: list[bool], replace: dict[int, Instr] | None = No
 
 def prune(p: Program) -> Program:
     """Drop instructions the output does not depend on."""
-    return _rebuild(p, _reachable(p))
+    return _rebuild(p, reachable(p))
 
 
 def fold(p: Program, dtype: type = np.float32) -> Program:
@@ -316,7 +323,7 @@ def format_const(v: float) -> str:
 def render(p: Program) -> str:
     """A readable math expression; slots used more than once become `tN = ...;` bindings."""
     uses = [0] * len(p.instrs)
-    live = _reachable(p)
+    live = reachable(p)
     for i, ins in enumerate(p.instrs):
         if live[i]:
             for a in ins.args:

@@ -15,7 +15,7 @@ import numpy as np
 from primitives import OPS
 
 from .interp import evaluate
-from .ir import CONST, X, Instr, Program, _reachable, simplify
+from .ir import CONST, X, Instr, Program, reachable, simplify
 
 Rng = np.random.Generator
 
@@ -45,7 +45,7 @@ def random_constant(rng: Rng) -> float:
 
 
 def _live_ops(p: Program) -> list[int]:
-    live = _reachable(p)
+    live = reachable(p)
     return [i for i, ins in enumerate(p.instrs) if live[i] and ins.op in OPS]
 
 
@@ -55,7 +55,7 @@ def _operand(p: Program, before: int, rng: Rng, extra: list[Instr]) -> int:
     Existing constant slots are never reused: a shared constant would tie two
     parameters together in fitting."""
     r = rng.random()
-    live = _reachable(p)
+    live = reachable(p)
     choices = [i for i in range(1, before) if live[i] and p.instrs[i].op in OPS]
     if r < 0.5 or (r < 0.6 and not choices):
         return 0
@@ -165,7 +165,7 @@ def rename(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
 
 def perturb(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
     """Scale one constant by a random factor (a new starting point for fitting)."""
-    slots = [s for s in p.const_slots if _reachable(p)[s]]
+    slots = [s for s in p.const_slots if reachable(p)[s]]
     if not slots:
         return None
     s = int(rng.choice(slots))

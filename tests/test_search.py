@@ -190,3 +190,14 @@ def test_front_tables_print_errors_as_stored_in_json():
     from evo.commands._common import fmt_ulp
 
     assert [fmt_ulp(v) for v in (0.93871, "inf", float("inf"), None)] == ["0.9387", "inf", "inf", "-"]
+
+
+def test_op_cost_weights(tmp_path, evo_cmd):
+    r = run_evo(evo_cmd, "search", "exp2", "--evals", "60", "--workers", "0", "--op-cost", "fma=2,div=4",
+                "--name", "w", "--out", str(tmp_path), "--verify-below", "0", "-q")
+    assert r.returncode == 0, r.stderr
+    for m in front_of(tmp_path / "w"):
+        p = from_dict(m["program"])
+        assert m["cost"] == p.cost({"fma": 2.0, "div": 4.0})
+    assert _bad(evo_cmd, "search", "exp2", "--evals", "5", "--op-cost", "fma", "--out", str(tmp_path)) == \
+        "evo: error: --op-cost 'fma': expected OP=WEIGHT pairs, e.g. div=4,fma=1"

@@ -10,7 +10,7 @@ import numpy as np
 from primitives import OPS
 
 from ..errors import EvoError
-from ..ir import CONST, X, Program, _reachable, render
+from ..ir import CONST, X, Program, reachable, render
 
 
 class LoweringError(EvoError):
@@ -42,7 +42,7 @@ def op_row(name: str, backend: str, column: str) -> Any:
 def check_lowerable(p: Program, backend: str, column: str) -> None:
     """LoweringError for the first live op the backend has no `column` entry for
     (before anything hashes the program, which needs every op in the table)."""
-    live = _reachable(p)
+    live = reachable(p)
     for i, ins in enumerate(p.instrs):
         if live[i] and ins.op not in (X, CONST):
             op_row(ins.op, backend, column)
@@ -51,14 +51,14 @@ def check_lowerable(p: Program, backend: str, column: str) -> None:
 def structure_key(p: Program) -> str:
     """Hash of the program with its constant values left out: one compile (or one
     speed measurement) serves every constant set of the same structure."""
-    live = _reachable(p)
+    live = reachable(p)
     text = ";".join(f"{i}:{ins.op}{ins.args}" for i, ins in enumerate(p.instrs) if live[i])
     return hashlib.sha256(f"{text}->{p.output}".encode()).hexdigest()[:16]
 
 
 def constant_values(p: Program) -> dict[int, np.float32]:
     """Values of the live x-independent slots under interpreter (float32) semantics."""
-    dep, live = p.x_dependent(), _reachable(p)
+    dep, live = p.x_dependent(), reachable(p)
     vals: dict[int, np.float32] = {}
     with np.errstate(all="ignore"):
         for i, ins in enumerate(p.instrs):

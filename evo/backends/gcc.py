@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EvoError
-from ..ir import CONST, X, Program, _reachable
+from ..ir import CONST, X, Program, live_instrs
 from .common import CompileError, check_lowerable, op_row
 
 KERNEL_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno")
@@ -50,11 +50,8 @@ def c_literal(v: float) -> str:
 
 def c_source(p: Program) -> str:
     """C99 source of `kernel(const float *x, float *y, int64_t n)` and its `bench` driver."""
-    live = _reachable(p)
     lines = []
-    for k, ins in enumerate(p.instrs):
-        if not live[k]:
-            continue
+    for k, ins in live_instrs(p):
         if ins.op == X:
             expr = "x[i]"
         elif ins.op == CONST:

@@ -25,7 +25,7 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
 
-from ..ir import CONST, X, Program, _reachable
+from ..ir import CONST, X, Program, live_instrs
 from .common import CompileError, LoweringError, check_lowerable, op_row
 
 __all__ = ["Kernel", "LoweringError", "CompileError", "lower", "compile_ir", "compile_kernel",
@@ -71,11 +71,8 @@ def lower(p: Program, dtype: type = np.float32, name: str = "kernel") -> ir.Modu
     b.position_at_end(loop)
     i = b.phi(i64)
     i.add_incoming(i64(0), entry)
-    live = _reachable(p)
     vals: list[Any] = [None] * len(p.instrs)
-    for k, ins in enumerate(p.instrs):
-        if not live[k]:
-            continue
+    for k, ins in live_instrs(p):
         if ins.op == X:
             vals[k] = b.load(b.gep(xs, [i], inbounds=True))
         elif ins.op == CONST:

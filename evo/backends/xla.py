@@ -30,7 +30,7 @@ import numpy as np
 
 from primitives import OPS
 
-from ..ir import CONST, X, Program, _reachable
+from ..ir import CONST, X, Program, reachable
 from .common import CompileError, LoweringError, check_lowerable, constant_values, op_row, structure_key
 
 MODES = ("native", "exact")
@@ -85,7 +85,7 @@ def _narrow(v: Any) -> Any:
 def _lower(p: Program, mode: str) -> tuple[Callable[..., Any], np.ndarray]:
     """(body, constants): body(x32) in native mode, body(x32, consts64) in exact mode."""
     _check_mode(mode)
-    live = _reachable(p)
+    live = reachable(p)
     impls: dict[int, Callable[..., Any]] = {}
     for k, ins in enumerate(p.instrs):
         if live[k] and ins.op not in (X, CONST):

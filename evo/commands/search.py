@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..config import SearchConfig, parse_duration
+from ..config import SearchConfig, parse_duration, parse_weights
 from ..errors import EvoError
 from ..monitor import Monitor
 from ..progress import progress_bar
@@ -40,6 +40,7 @@ def make_evaluator(config: SearchConfig):
 @click.option("--semantics", default="interp", show_default=True,
               help="Score as computed by interp (the definition) | llvm | xla (XLA's own: fma contraction, "
                    "flushed subnormals) | xla-exact.")
+@click.option("--op-cost", metavar="OP=W,...", help="Per-op weights of the ops cost, e.g. div=4,fma=1 (default 1 each).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--name", help="Run name (default: TARGET-seedN).")
 @click.option("--out", type=click.Path(file_okay=False), help="Parent directory of runs (default: runs).")
@@ -53,7 +54,7 @@ def make_evaluator(config: SearchConfig):
 @click.option("--resume", "resume", type=click.Path(), help="Continue the run in this directory.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 def search(target: str | None, interval: str | None, dtype: str, budget: str | None, evals: int | None,
-           population: int, tournament: int, algorithm: str, cost: str, semantics: str, seed: int, name: str | None,
+           population: int, tournament: int, algorithm: str, cost: str, semantics: str, op_cost: str | None, seed: int, name: str | None,
            out: str | None, workers: int | None, address: str | None, batch_size: int, deterministic: bool,
            verify_below: float, checkpoint_every: float, resume: str | None, quiet: bool) -> None:
     """Evolve float32 programs for TARGET from f(x) = x."""
@@ -77,6 +78,7 @@ def search(target: str | None, interval: str | None, dtype: str, budget: str | N
             tournament=tournament, budget_seconds=parse_duration(budget) if budget else None, max_evals=evals,
             seed=seed, workers=workers, address=address or os.environ.get("RAY_ADDRESS"),
             batch_size=batch_size, deterministic=deterministic, cost=cost, semantics=semantics,
+            cost_weights=parse_weights(op_cost) if op_cost else (),
             verify_below=verify_below,
             checkpoint_every=checkpoint_every)
         default_name = f"{target if target.isidentifier() else 'custom'}-seed{seed}"
