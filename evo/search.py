@@ -83,7 +83,7 @@ class Search:
         self.archive: list[Individual] = []
         self.stats = Stats()
         self.next_id = 0
-        self._cache: dict[bytes, Result] = {}    # probe outputs -> fitted result
+        self._evaluated: dict[bytes, None] = {}  # probe outputs of every evaluated child (ordered set)
         self._keys: dict[int, bytes] = {}        # in-flight task id -> its probe key
         self._fitted: set[bytes] = set()         # probe outputs of every fitted function so far
         self._submitted = 0
@@ -163,8 +163,7 @@ class Search:
             child, how = mutate(parent.program, self.mutation, self.rng, self.probe)
             key = probe_key(child, self.probe)
             cid, self.next_id = self.next_id, self.next_id + 1
-            hit = self._cache.get(key)
-            if hit is not None:
+            if key in self._evaluated:
                 # A function already evaluated: skip it; a copy would only crowd the population.
                 self.stats.cache_hits += 1
                 if self.stats.cache_hits > 50 * (self.stats.evals + 1):
@@ -186,24 +185,24 @@ class Search:
 
     # -- bookkeeping ----------------------------------------------------------------------
     def _add(self, r: Result, age_out: bool = True) -> None:
+        """A child is back: count it, log it, and let it join unless it is a known function."""
         ind = Individual(r.id, from_dict(r.program), r.error, r.mean, r.cost, r.parent, r.mutation)
-        if r.worker != "cache":
-            self.stats.evals += 1
-            self.stats.fit_seconds += r.fit_seconds
-            self.stats.eval_seconds += r.seconds
-            self.stats.per_worker[r.worker] = self.stats.per_worker.get(r.worker, 0) + 1
-            key = self._keys.pop(r.id, None)
-            if r.failure:
-                self.stats.failures += 1
-            elif key is not None:
-                self._cache[key] = r
-                if len(self._cache) > 200_000:
-                    self._cache.pop(next(iter(self._cache)))
-            if self.store:
-                self.store.event("eval", id=r.id, parent=r.parent, mutation=r.mutation,
-                                 error=json_float(r.error), cost=r.cost, fit_s=round(r.fit_seconds, 4),
-                                 worker=r.worker, evals=self.stats.evals, elapsed=round(self.elapsed, 2),
-                                 **({"failure": r.failure} if r.failure else {}))
+        self.stats.evals += 1
+        self.stats.fit_seconds += r.fit_seconds
+        self.stats.eval_seconds += r.seconds
+        self.stats.per_worker[r.worker] = self.stats.per_worker.get(r.worker, 0) + 1
+        key = self._keys.pop(r.id, None)
+        if r.failure:
+            self.stats.failures += 1
+        elif key is not None:
+            self._evaluated[key] = None
+            if len(self._evaluated) > 200_000:
+                self._evaluated.pop(next(iter(self._evaluated)))  # forget the oldest
+        if self.store:
+            self.store.event("eval", id=r.id, parent=r.parent, mutation=r.mutation,
+                             error=json_float(r.error), cost=r.cost, fit_s=round(r.fit_seconds, 4),
+                             worker=r.worker, evals=self.stats.evals, elapsed=round(self.elapsed, 2),
+                             **({"failure": r.failure} if r.failure else {}))
         fitted_key = probe_key(ind.program, self.probe)
         if fitted_key in self._fitted:
             self.stats.duplicates += 1
