@@ -340,17 +340,24 @@ def remeasure_front(search: Search, trials: int = 3) -> None:
     search.save_front()
 
 
-def verify_front(search: Search, below: float, progress: Callable[[str, int, int], None] | None = None) -> None:
-    """Exhaustively verify archive members whose validation max error is under `below`."""
+def verify_front(search: Search, below: float, progress_bar=None) -> None:
+    """Exhaustively verify archive members whose validation max error is under `below`.
+
+    progress_bar(label, total): a context manager yielding an update(done, total)."""
+    from contextlib import nullcontext
+
     from .verify import verify_program
 
     if search.config.dtype != "float32":
         return
+    a0, b0 = search.target.f32_inputs()
     for a in search.archive:
         v = (a.validation or {}).get("max_ulp")
         if a.verified is None and isinstance(v, (int, float)) and v < below:
-            cb = (lambda done, total, i=a.id: progress(f"verifying #{i}", done, total)) if progress else None
-            a.verified = verify_program(a.program, search.target, progress=cb).to_dict()
+            bar = progress_bar(f"verifying #{a.id} ({a.cost:g} ops)", b0 - a0 + 1) if progress_bar \
+                else nullcontext(None)
+            with bar as update:
+                a.verified = verify_program(a.program, search.target, progress=update).to_dict()
             if search.store:
                 search.store.event("verified", id=a.id, **{k: a.verified[k] for k in
                                                            ("max_ulp", "not_correctly_rounded", "inputs", "seconds")})

@@ -100,8 +100,8 @@ def search(target: str | None, interval: str | None, dtype: str, budget: str | N
     finally:
         evaluator.close()
     remeasure_front(s)
-    with progress_bar("verifying front", 1, enabled=not quiet) as update:
-        verify_front(s, config.verify_below, lambda what, d, t: update(d, t))
+    verify_front(s, config.verify_below,
+                 (lambda label, total: progress_bar(label, total)) if not quiet else None)
     store.event("end", evals=s.stats.evals, elapsed=s.elapsed, cache_hits=s.stats.cache_hits,
                 fit_share=s.stats.fit_seconds / max(s.stats.eval_seconds, 1e-9))
     s.checkpoint()
