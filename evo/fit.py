@@ -156,16 +156,16 @@ def fit_float64(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: Fi
     return best_c
 
 
-def polish_float32(c32: np.ndarray, errors_at, n_points: int, cfg: FitConfig) -> tuple[np.ndarray, float]:
+def polish_float32(c32: np.ndarray, err: np.ndarray, errors_at, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray]:
     """Stage 3: coordinate search over float32 neighbours of the constants.
 
-    errors_at(constants (K, n_const), points) -> per-point errors (K, len(points))
-    under float32 semantics. Candidates are screened on the points where the
-    error is largest now, and the most promising few are confirmed on all points.
+    err: per-point errors of c32 now. errors_at(constants (K, n_const), points) ->
+    per-point errors (K, len(points)) under float32 semantics. Candidates are
+    screened on the points where the error is largest now, and the most promising
+    few are confirmed on all points. Returns the constants and their errors.
     """
+    n_points = err.size
     everything = np.arange(n_points)
-    err = errors_at(c32[None, :], everything)[0]
-    best = float(err.max())
     k = c32.size
     for _ in range(cfg.polish_rounds):
         hard = np.argpartition(err, -cfg.polish_points)[-cfg.polish_points:] if n_points > cfg.polish_points \
@@ -181,15 +181,15 @@ def polish_float32(c32: np.ndarray, errors_at, n_points: int, cfg: FitConfig) ->
         screened = cands[np.argsort(errors_at(cands, hard).max(axis=1))[: cfg.polish_confirm]]
         full = errors_at(screened, everything)
         i = int(np.argmin(full.max(axis=1)))
-        if not full[i].max() < best:
+        if not full[i].max() < err.max():
             break
-        c32, err, best = screened[i].copy(), full[i], float(full[i].max())
-    return c32, best
+        c32, err = screened[i].copy(), full[i]
+    return c32, err
 
 
-def fit(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, weights: np.ndarray,
-        errors, dtype: type = np.float32, cfg: FitConfig = FitConfig()) -> tuple[Program, float]:
-    """Fit the constants of `p`; return the fitted program and its max error on x.
+def fit_errors(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, weights: np.ndarray,
+               errors, dtype: type = np.float32, cfg: FitConfig = FitConfig()) -> tuple[Program, np.ndarray]:
+    """Fit the constants of `p`; return the fitted program and its per-point errors on x.
 
     weights: 1/ulp (or 1/|v|) per point, so residuals are in the error's unit.
     errors(y, points) -> per-point error, under the scorer's metric, of outputs y
@@ -200,7 +200,7 @@ def fit(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, weights: np.n
 
     everything = np.arange(x.size)
     if not p.const_slots:
-        return p, float(errors_at(p.constants[None, :], everything).max())
+        return p, errors_at(p.constants[None, :], everything)[0]
     # The float64 stages see every few points (with both ends): cheaper, and the
     # float32 polish below judges on all of them.
     sub = np.unique(np.r_[everything[:: cfg.float64_stride], x.size - 1])
@@ -208,7 +208,14 @@ def fit(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, weights: np.n
         c = fit_float64(p, x[sub].astype(np.float64), (hi + lo)[sub], weights[sub], cfg).astype(dtype)
     if not np.all(np.isfinite(c)):
         c = p.constants.astype(dtype)
-    start = float(errors_at(c[None, :], everything).max())
-    if dtype == np.float32 and start < cfg.polish_below:
-        c, start = polish_float32(c, errors_at, x.size, cfg)
-    return p.with_constants(c.astype(np.float64)), start
+    err = errors_at(c[None, :], everything)[0]
+    if dtype == np.float32 and err.max() < cfg.polish_below:
+        c, err = polish_float32(c, err, errors_at, cfg)
+    return p.with_constants(c.astype(np.float64)), err
+
+
+def fit(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, weights: np.ndarray,
+        errors, dtype: type = np.float32, cfg: FitConfig = FitConfig()) -> tuple[Program, float]:
+    """fit_errors, reporting only the max error on x."""
+    fitted, err = fit_errors(p, x, hi, lo, weights, errors, dtype, cfg)
+    return fitted, float(err.max())

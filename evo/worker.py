@@ -13,9 +13,10 @@ import numpy as np
 
 from targets import target_from_dict
 
-from .fit import FitConfig, fit
+from .fit import FitConfig, fit_errors
 from .ir import Program, from_dict, to_dict
 from .scoring import Scorer, ulp32
+from .scoring import stats as score_stats  # `stats` names the per-child figures below
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,12 @@ class Worker:
         p = from_dict(task.program)
         tr = self.scorer.train
         try:
-            fitted, err = fit(p, tr.x, tr.hi, tr.lo, self.weights, lambda y, i: self.scorer.errors(y, tr.subset(i)),
-                              self.scorer.np_dtype, self.spec.fit)
+            fitted, err = fit_errors(p, tr.x, tr.hi, tr.lo, self.weights,
+                                     lambda y, i: self.scorer.errors(y, tr.subset(i)), self.scorer.np_dtype, self.spec.fit)
             t_fit = time.perf_counter() - t0
-            stats = self.scorer.score(fitted, "train")
+            # Fitting already ran the fitted program on the training set, under the
+            # interpreter; another backend's semantics needs its own run.
+            stats = score_stats(err, tr.x) if self.spec.semantics == "interp" else self.scorer.score(fitted, "train")
             cost = self.cost(fitted)
             failure = ""
         except Exception as e:  # a candidate must never stop the search: it scores worst

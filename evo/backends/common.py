@@ -10,7 +10,7 @@ import numpy as np
 from primitives import OPS
 
 from ..errors import EvoError
-from ..ir import CONST, X, Program, reachable, render
+from ..ir import CONST, X, Program, live_instrs, reachable, render
 
 
 class LoweringError(EvoError):
@@ -42,17 +42,15 @@ def op_row(name: str, backend: str, column: str) -> Any:
 def check_lowerable(p: Program, backend: str, column: str) -> None:
     """LoweringError for the first live op the backend has no `column` entry for
     (before anything hashes the program, which needs every op in the table)."""
-    live = reachable(p)
-    for i, ins in enumerate(p.instrs):
-        if live[i] and ins.op not in (X, CONST):
+    for _, ins in live_instrs(p):
+        if ins.op not in (X, CONST):
             op_row(ins.op, backend, column)
 
 
 def structure_key(p: Program) -> str:
     """Hash of the program with its constant values left out: one compile (or one
     speed measurement) serves every constant set of the same structure."""
-    live = reachable(p)
-    text = ";".join(f"{i}:{ins.op}{ins.args}" for i, ins in enumerate(p.instrs) if live[i])
+    text = ";".join(f"{i}:{ins.op}{ins.args}" for i, ins in live_instrs(p))
     return hashlib.sha256(f"{text}->{p.output}".encode()).hexdigest()[:16]
 
 
