@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Speed of exported full-range exp2f / expf (array form) against the C libraries, side by side.
 
-    .venv/bin/python bench/bench_export.py                       # minimax fma stand-ins (below)
-    .venv/bin/python bench/bench_export.py --exp2 P.json --exp2-interval=-0.5,0.5 --exp Q.json
-    .venv/bin/python bench/bench_export.py --run runs/NAME --id K   # a run's member (its target)
-    .venv/bin/python bench/bench_export.py --verify             # + exhaustive 2^32 check of ours
+    .venv/bin/python bench/bench_export.py                # the discovered kernels in bench/kernels/
+    .venv/bin/python bench/bench_export.py --verify       # + exhaustive 2^32 check of ours (~1 min each)
+    .venv/bin/python bench/bench_export.py --exp2 runs/NAME:ID --exp P.json   # other kernels
+    .venv/bin/python bench/bench_export.py --stand-in     # minimax fma polynomials instead
 
 One C program times, on the same n in-cache floats (uniform in [-LIM, LIM]):
   evo        the exported FN_n, gcc -O3 -march=native -std=c99 (no fast-math)
@@ -14,10 +14,10 @@ One C program times, on the same n in-cache floats (uniform in [-LIM, LIM]):
   sleef-u10  SLEEF's 1-ULP vector functions (Sleef_expf16_u10 with AVX-512, else 8-wide AVX2),
              if sleef.h is installed (Debian: apt-get install libsleef-dev)
 Each figure is the median over repeats of ns/element (one repeat: many calls, >= ~5 ms).
-Stand-in kernels until a search delivers discovered ones (evo.baselines, float32 coefficients,
-fma Horner): exp2 minimax degree 6 on [-0.5, 0.5] (its full-range wrapper reduces exactly),
-exp minimax degree 7 on [-ln2/2, ln2/2] (degree 6 reaches 1.06 ULP over all inputs);
---degree-exp2 / --degree-exp change the degrees.
+Kernels: by default the discovered ones kept in bench/kernels/ (one-member fronts of
+10-minute searches; see its README). --stand-in: evo.baselines minimax polynomials, float32
+coefficients, fma Horner: exp2 degree 6 on [-0.5, 0.5], exp degree 7 on [-ln2/2, ln2/2]
+(degree 6 reaches 1.06 ULP over all inputs); --degree-exp2 / --degree-exp change the degrees.
 Objects are linked without -ffast-math (gcc's crtfastmath would set FTZ/DAZ process-wide).
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # evo, from a checkout
 
 from evo.errors import EvoError  # noqa: E402
 from evo.export import Provenance, export_source  # noqa: E402
@@ -39,6 +39,8 @@ from evo.ir import Program  # noqa: E402
 from targets import Target, get_target  # noqa: E402
 
 FUNCS = {"exp2": "exp2f", "exp": "expf"}
+ROOT = Path(__file__).resolve().parents[1]
+DISCOVERED = {"exp2": ROOT / "bench" / "kernels" / "exp2-sym-8ops", "exp": ROOT / "bench" / "kernels" / "exp-7ops"}
 OPT = ["-O3", "-march=native"]
 
 MAIN_C = r"""
@@ -113,44 +115,55 @@ def sleef_available(d: Path) -> bool:
     return subprocess.run(["gcc", "probe.c", "-o", "probe", "-lsleef"], cwd=d, capture_output=True).returncode == 0
 
 
+def kernel_from(name: str, source: str, interval: str | None) -> tuple[Program, Target, Provenance, str]:
+    """A kernel for `name` from a PROGRAM.json or a RUN_DIR[:ID] (ID may be left out when the
+    front has one member)."""
+    from evo.commands._common import load_program
+    from evo.commands.export import run_member
+
+    path, _, member = source.partition(":") if not Path(source).exists() else (source, "", "")
+    if Path(path).is_dir():
+        from evo.runs import load_front
+
+        front = load_front(path)
+        if not member and len(front.members) != 1:
+            raise EvoError(f"{path} has {len(front.members)} front members: say which, {path}:ID")
+        p, t, prov = run_member(path, member or str(front.members[0]["id"]))
+        if t.full_range != name:
+            raise EvoError(f"{source} is a kernel for {t.name}, not {name}")
+        return p, t, prov, prov.source
+    t = get_target(name, interval)
+    return load_program(path), t, Provenance(f"program file {path}"), path
+
+
 def kernels(args: argparse.Namespace) -> dict[str, tuple[Program, Target, Provenance, str]]:
     """{target: (program, target, provenance, description)} for exp2 and exp."""
     from evo.baselines import approximation, build_program
-    from evo.commands._common import load_program
 
     out = {}
-    if args.run:
-        from evo.runs import load_front
-
-        front = load_front(args.run)
-        p, rec = front.member(args.id)
-        t = front.target
-        out[t.name] = (p, t, Provenance(f"run {args.run}, member {rec['id']}", seed=front.meta.get("seed")),
-                       f"run {args.run} member {rec['id']}")
     for name in FUNCS:
-        if name in out:
-            continue
-        path = getattr(args, name)
-        if path:
-            t = get_target(name, args.exp2_interval if name == "exp2" else None)
-            out[name] = (load_program(path), t, Provenance(f"program file {path}"), path)
-        elif not args.run:
+        if args.stand_in:
             t = get_target(name, (-0.5, 0.5) if name == "exp2" else None)
             deg = args.degree_exp2 if name == "exp2" else args.degree_exp
             p = build_program(approximation(t, "minimax", deg), "fma")
             lo, hi = t.interval
             out[name] = (p, t, Provenance(f"evo.baselines minimax degree {deg} on [{lo:.6g}, {hi:.6g}], "
                                           f"fma Horner (stand-in)"), f"minimax{deg}-fma on [{lo:.6g}, {hi:.6g}]")
+        else:
+            source = getattr(args, name) or os.path.relpath(DISCOVERED[name])
+            out[name] = kernel_from(name, source, args.exp2_interval if name == "exp2" else None)
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--exp2", metavar="PROGRAM.json", help="exp2 kernel on [0, 1] (default: a stand-in)")
-    ap.add_argument("--exp2-interval", metavar="A,B", default="0,1", help="interval of --exp2: 0,1 or -0.5,0.5")
-    ap.add_argument("--exp", metavar="PROGRAM.json", help="exp kernel on [-ln2/2, ln2/2] (default: a stand-in)")
-    ap.add_argument("--run", metavar="RUN_DIR", help="take one kernel from a run's front (with --id)")
-    ap.add_argument("--id", metavar="K", help="front member id for --run")
+    ap.add_argument("--exp2", metavar="SOURCE", help="exp2 kernel: PROGRAM.json or RUN_DIR[:ID] "
+                    f"(default: {DISCOVERED['exp2'].relative_to(ROOT)})")
+    ap.add_argument("--exp2-interval", metavar="A,B", default="0,1",
+                    help="interval of an --exp2 PROGRAM.json: 0,1 or -0.5,0.5")
+    ap.add_argument("--exp", metavar="SOURCE", help="exp kernel on [-ln2/2, ln2/2]: PROGRAM.json or "
+                    f"RUN_DIR[:ID] (default: {DISCOVERED['exp'].relative_to(ROOT)})")
+    ap.add_argument("--stand-in", action="store_true", help="minimax fma polynomials instead of discovered kernels")
     ap.add_argument("--degree-exp2", type=int, default=6, help="stand-in exp2 degree (default 6)")
     ap.add_argument("--degree-exp", type=int, default=7, help="stand-in exp degree (default 7)")
     ap.add_argument("-n", type=int, default=10_000, help="floats per call (in cache), default 10000")

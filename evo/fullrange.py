@@ -23,7 +23,12 @@ flushing of subnormals cannot touch them; see evo.export.python).
           log x = -log(q) - d likewise.
 
 2^k is applied as two exact power-of-two factors, so subnormal results are
-rounded once (correctly) and overflow gives inf. Subnormal inputs of the logs
+rounded once (correctly) and overflow gives inf. The exps also have a fast path for
+|x| <= a limit (125 for exp2, 86 for exp) where the result is normal: no clamping, and
+2^k added to the exponent bits of K(r) (exact there). The function is
+`fast(x) if |x| <= limit else full(x)` in every language, so the fast path is part
+of what `evo verify` certifies; the C array form runs blocks of inputs that are all
+within the limit through the fast path alone. Subnormal inputs of the logs
 are rescaled through their integer significand (exact). Special values: NaN ->
 NaN (the exps let it flow through the arithmetic: no select on the fast path),
 exp(+-inf) = +inf / +0, log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf.
@@ -68,6 +73,8 @@ class Wrapper:
     py_body: str                    # Template: array Python (numpy and JAX)
     summary: str                    # one line for file headers
     interval: tuple[float, float] = ()  # the kernel's interval; () = the target's registered one
+    c_fast: str = ""                # Template: $fn_fast(x), valid for |x| <= fast_limit ("" = none)
+    fast_limit: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.interval:
@@ -89,7 +96,7 @@ static inline float ${fn}_ldexp(float y, uint32_t nb) {
 """)
 
 _C_EXP2 = """\
-static inline float ${fn}_inl(float x) {
+static inline float ${fn}_full(float x) {
     /* |x| > 160 -> +-160, past overflow (128) and underflow (-150); NaN passes through
        (gcc makes these selects vmaxps/vminps, a little faster than the exp's bit test) */
     float xc = x > 160.0f ? 160.0f : x;
@@ -103,7 +110,7 @@ static inline float ${fn}_inl(float x) {
 # exp2 with a kernel on [-0.5, 0.5]: k = round(x), so r = x - k is exact for every x and
 # the full-range error is the kernel's own (a [0, 1] kernel adds up to ~0.35 ULP on -0.5 < x < 0).
 _C_EXP2_SYM = """\
-static inline float ${fn}_inl(float x) {
+static inline float ${fn}_full(float x) {
     /* |x| > 160 -> +-160, past overflow (128) and underflow (-150); NaN passes through
        (gcc makes these selects vmaxps/vminps, a little faster than the exp's bit test) */
     float xc = x > 160.0f ? 160.0f : x;
@@ -116,7 +123,7 @@ static inline float ${fn}_inl(float x) {
 """
 
 _C_EXP = """\
-static inline float ${fn}_inl(float x) {
+static inline float ${fn}_full(float x) {
     const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
     /* 128 < |x| <= inf -> +-128: e^128 overflows, e^-128 underflows; NaN passes through */
     const float xc = ax - 0x43000001u < 0x7F800000u - 0x43000000u
@@ -126,6 +133,41 @@ static inline float ${fn}_inl(float x) {
     const float r = fmaf(-k, $LN2_LO, fmaf(-k, $LN2_HI, xc));  /* the inner fma is exact */
     const float y = ${fn}_kernel(r);  /* e^r, |r| <~ ln2/2 */
     return ${fn}_ldexp(y, ${fn}_f2u(t) - 0x4B400000u + 256u);
+}
+"""
+
+# Fast paths, for |x| <= the wrapper's fast_limit only: the result is normal, so 2^k is
+# added to the exponent bits of y (bits(t) << 23 is k << 23: MAGIC's bits vanish).
+_C_EXP2_FAST = """\
+static inline float ${fn}_fast(float x) {
+    const float k = floorf(x);
+    const float y = ${fn}_kernel(x - k);
+    return ${fn}_u2f(${fn}_f2u(y) + (${fn}_f2u(k + $MAGIC) << 23));
+}
+"""
+
+_C_EXP2_SYM_FAST = """\
+static inline float ${fn}_fast(float x) {
+    const float t = x + $MAGIC;
+    const float k = t - $MAGIC;
+    const float y = ${fn}_kernel(x - k);
+    return ${fn}_u2f(${fn}_f2u(y) + (${fn}_f2u(t) << 23));
+}
+"""
+
+_C_EXP_FAST = """\
+static inline float ${fn}_fast(float x) {
+    const float t = fmaf(x, $LOG2E, $MAGIC);
+    const float k = t - $MAGIC;
+    const float y = ${fn}_kernel(fmaf(-k, $LN2_LO, fmaf(-k, $LN2_HI, x)));
+    return ${fn}_u2f(${fn}_f2u(y) + (${fn}_f2u(t) << 23));
+}
+"""
+
+# Either path, by |x|: what FN(x) computes (and FN_n, element by element).
+_C_SELECT = """\
+static inline float ${fn}_inl(float x) {
+    return (${fn}_f2u(x) & 0x7FFFFFFFu) <= ${FAST_BITS}u ? ${fn}_fast(x) : ${fn}_full(x);
 }
 """
 
@@ -173,7 +215,9 @@ def $fn(x):
     xc = _where(xc < -LIM, -LIM, xc)
     k = _floor(xc)
     y = _kernel(_sub(xc, k))
-    return _ldexp(y, _f2u(_add(k, MAGIC)) - 0x4B400000 + 256)
+    t = _add(k, MAGIC)
+    return _where((_f2u(x) & 0x7FFFFFFF) <= $FAST_BITS, _u2f(_f2u(y) + (_f2u(t) << 23)),
+                  _ldexp(y, _f2u(t) - 0x4B400000 + 256))
 """
 
 _PY_EXP2_SYM = """\
@@ -184,7 +228,8 @@ def $fn(x):
     t = _add(xc, MAGIC)
     k = _sub(t, MAGIC)
     y = _kernel(_sub(xc, k))
-    return _ldexp(y, _f2u(t) - 0x4B400000 + 256)
+    return _where((_f2u(x) & 0x7FFFFFFF) <= $FAST_BITS, _u2f(_f2u(y) + (_f2u(t) << 23)),
+                  _ldexp(y, _f2u(t) - 0x4B400000 + 256))
 """
 
 _PY_EXP = """\
@@ -197,7 +242,7 @@ def $fn(x):
     k = _sub(t, MAGIC)
     r = _fma(-k, LN2_LO, _fma(-k, LN2_HI, xc))
     y = _kernel(r)
-    return _ldexp(y, _f2u(t) - 0x4B400000 + 256)
+    return _where(ax <= $FAST_BITS, _u2f(_f2u(y) + (_f2u(t) << 23)), _ldexp(y, _f2u(t) - 0x4B400000 + 256))
 """
 
 _PY_LOG = """\
@@ -221,12 +266,16 @@ def $fn(x):
 """
 
 WRAPPERS: dict[str, Wrapper] = {
+    # fast limits: k in [-125, 125] and K(r) within [0.5, 2) keep y * 2^k normal
     "exp2": Wrapper("exp2", "2^x on [0, 1]", _C_EXP2, _PY_EXP2,
-                    "2^x = K(r) * 2^k, k = floor(x), r = x - k in [0, 1]"),
+                    "2^x = K(r) * 2^k, k = floor(x), r = x - k in [0, 1]",
+                    c_fast=_C_EXP2_FAST, fast_limit=125.0),
     "exp2-sym": Wrapper("exp2", "2^x on [-0.5, 0.5]", _C_EXP2_SYM, _PY_EXP2_SYM,
-                        "2^x = K(r) * 2^k, k = round(x), r = x - k in [-0.5, 0.5] (exact)", (-0.5, 0.5)),
+                        "2^x = K(r) * 2^k, k = round(x), r = x - k in [-0.5, 0.5] (exact)", (-0.5, 0.5),
+                        c_fast=_C_EXP2_SYM_FAST, fast_limit=125.0),
     "exp": Wrapper("exp", "e^x on [-ln2/2, ln2/2]", _C_EXP, _PY_EXP,
-                   "e^x = K(r) * 2^k, k = round(x/ln2), r = x - k*ln2 (Cody-Waite, fma)"),
+                   "e^x = K(r) * 2^k, k = round(x/ln2), r = x - k*ln2 (Cody-Waite, fma)",
+                   c_fast=_C_EXP_FAST, fast_limit=86.0),
     "log2": Wrapper("log2", "log2(x) on [1, 2]",
                     Template(_C_LOG).safe_substitute(_LOG2, REC_RESULT="fmaf(-d, $LOG2E, 0.0f - k)",
                                                      RESULT="e + k"),
@@ -263,15 +312,24 @@ def c_constants() -> dict[str, str]:
     return {k: v + "f" for k, v in CONSTANTS.items()}
 
 
+def fast_bits(w: Wrapper) -> str:
+    """The float32 bits of the fast path's limit, as a C / Python hex integer."""
+    return f"0x{int(np.float32(w.fast_limit).view(np.uint32)):08X}"
+
+
 def c_wrapper(w: Wrapper, fn: str) -> str:
-    """C helpers + `static inline float fn_inl(float x)` around `fn_kernel(float)`."""
-    body = Template(w.c_body).substitute(c_constants(), fn=fn)
-    return C_HELPERS.substitute(fn=fn) + "\n" + body
+    """C helpers + `static inline float fn_inl(float x)` around `fn_kernel(float)`,
+    and `fn_fast(float x)` where the wrapper has a fast path."""
+    subs = dict(c_constants(), fn=fn, FAST_BITS=fast_bits(w))
+    parts = [C_HELPERS.substitute(fn=fn), Template(w.c_body).substitute(subs)]
+    if w.c_fast:
+        parts += [Template(w.c_fast).substitute(subs), Template(_C_SELECT).substitute(subs)]
+    return "\n".join(parts)
 
 
 def py_wrapper(w: Wrapper, fn: str) -> str:
     """The array-Python wrapper `def fn(x)` around `_kernel` (numpy and JAX)."""
-    return Template(w.py_body).substitute(fn=fn)
+    return Template(w.py_body).substitute(fn=fn, FAST_BITS=fast_bits(w))
 
 
 def py_constants() -> dict[str, float]:
@@ -314,8 +372,9 @@ def special_inputs(target: Target) -> np.ndarray:
             ovf = _edge(f, np.isfinite, 0.0, 200.0)                      # last finite result
             sub = _edge(f, lambda y: y < MIN_NORMAL, -200.0, 0.0)         # last subnormal result
             zero = _edge(f, lambda y: y == 0, -200.0, 0.0)                # last input giving +0
+        lim = max(w.fast_limit for w in WRAPPERS.values() if w.name == target.full_range)  # where paths switch
         extra = [ovf, _next(ovf), sub, _next(sub), zero, _next(zero), -1e-7, 1e-7, -0.5, 100.0, -100.0,
-                 -200.0, 200.0]
+                 -200.0, 200.0, lim, _next(lim), -lim, -_next(lim)]
     elif target.full_range in ("log2", "log"):
         extra = [_prev(1.0), _next(1.0), math.sqrt(0.5), _prev(math.sqrt(0.5)), math.sqrt(2.0), _next(math.sqrt(2.0)),
                  2.0 ** -140, -2.0]

@@ -67,7 +67,9 @@ def _round32(v: Any) -> Any:
     tiny = jnp.abs(v) < _MIN_NORMAL
     # Subnormal range: a fixed-point rounding at 2^-149, all in normal float64.
     sub = lax.round(v * _SCALE_UP, lax.RoundingMethod.TO_NEAREST_EVEN) * _SCALE_DOWN
-    return jnp.where(tiny, sub, v.astype(jnp.float32).astype(jnp.float64))
+    # Not v.astype(float32).astype(float64): XLA's GPU compiler drops such convert pairs
+    # (xla_allow_excess_precision); reduce_precision is kept everywhere.
+    return jnp.where(tiny, sub, lax.reduce_precision(v, exponent_bits=8, mantissa_bits=23))
 
 
 def _narrow(v: Any) -> Any:

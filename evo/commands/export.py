@@ -14,7 +14,7 @@ from ..progress import progress_bar
 from ._common import load_program, resolve_target, target_options
 
 
-def _from_run(run_dir: str, member_id: str) -> tuple[Program, Target, Provenance]:
+def run_member(run_dir: str, member_id: str) -> tuple[Program, Target, Provenance]:
     from ..runs import load_front
 
     front = load_front(run_dir)
@@ -70,7 +70,7 @@ def export(source: str, member_id: str | None, target: str | None, interval: str
             raise EvoError(f"{source} is a run: choose a front member with --id K")
         if target or interval:
             raise EvoError("--target/--interval come from the run; give them only with a PROGRAM.json")
-        p, t, prov = _from_run(source, member_id)
+        p, t, prov = run_member(source, member_id)
     else:
         if member_id is not None:
             raise EvoError(f"--id needs a run directory; {source} is not one")

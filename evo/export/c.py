@@ -6,13 +6,18 @@ separate * and + into an fma by default (-ffp-contract=fast outside ISO modes):
 the file turns that off itself (#pragma STDC FP_CONTRACT OFF for clang, GCC's
 optimize("fp-contract=off") for gcc), so any flags short of -ffast-math keep the
 result bit-exact. The array form is a plain loop over the inlined scalar code with
-selects instead of branches, which gcc -O3 -march=native vectorises.
+selects instead of branches, which gcc -O3 -march=native vectorises; with a full-range
+wrapper that has a fast path (exp2, exp), it runs blocks of inputs through the fast
+path alone when they are all within its limit (the same results, element by element,
+as FN).
 """
 from __future__ import annotations
 
+from string import Template
+
 from targets import Target
 
-from ..fullrange import Wrapper, c_wrapper
+from ..fullrange import Wrapper, c_wrapper, fast_bits
 from ..ir import Program
 from .code import Provenance, c_hex, decimal, header_lines, output_name, slots
 
@@ -42,6 +47,42 @@ _PRAGMAS_OFF = """\
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
+"""
+
+
+# The array form with a fast path. Checking a block costs two integer ops per vector;
+# skipping the special-value work (clamps, two-factor scaling) saves far more.
+_BLOCKED = """\
+/* One block: the fast path on every element while finding the largest |x| (a NaN is
+   larger than any number); if it is over $LIMIT, the block again through ${fn}_inl. */
+static inline void ${fn}_block(const float *restrict x, float *restrict y, size_t len) {
+    uint32_t amax = 0;
+    size_t j;
+    for (j = 0; j < len; j++) {
+        const uint32_t a = ${fn}_f2u(x[j]) & 0x7FFFFFFFu;
+        amax = a > amax ? a : amax;
+        y[j] = ${fn}_fast(x[j]);
+    }
+    if (amax > ${FAST_BITS}u)
+        for (j = 0; j < len; j++) y[j] = ${fn}_inl(x[j]);
+}
+
+/* y[i] = ${fn}(x[i]); x and y may be the same array (other overlaps are not supported). */
+void ${fn}_n(const float *x, float *y, size_t n) {
+    float copy[256];  /* the block's inputs, when y overwrites x */
+    const uintptr_t xa = (uintptr_t)x, ya = (uintptr_t)y, bytes = n * sizeof *x;
+    const int apart = xa + bytes <= ya || ya + bytes <= xa;
+    size_t i, len;
+    for (i = 0; i < n; i += len) {
+        len = n - i < 256 ? n - i : 256;
+        if (apart) {
+            ${fn}_block(x + i, y + i, len);
+        } else {
+            memcpy(copy, x + i, len * sizeof *x);
+            ${fn}_block(copy, y + i, len);
+        }
+    }
+}
 """
 
 
@@ -85,7 +126,10 @@ def c_source(p: Program, target: Target, fn: str, prov: Provenance, wrapper: Wra
         inner = f"{fn}_inl"
     # Both entry points use the static inline body: gcc inlines it into the loop and vectorises.
     parts.append(f"float {fn}(float x) {{\n    return {inner}(x);\n}}\n")
-    parts.append(f"void {fn}_n(const float *x, float *y, size_t n) {{\n"
-                 f"    size_t i;\n    for (i = 0; i < n; i++) y[i] = {inner}(x[i]);\n}}\n")
+    if wrapper and wrapper.c_fast:
+        parts.append(Template(_BLOCKED).substitute(fn=fn, FAST_BITS=fast_bits(wrapper), LIMIT=f"{wrapper.fast_limit:g}"))
+    else:
+        parts.append(f"void {fn}_n(const float *x, float *y, size_t n) {{\n"
+                     f"    size_t i;\n    for (i = 0; i < n; i++) y[i] = {inner}(x[i]);\n}}\n")
     parts.append(_PRAGMAS_OFF)
     return "\n".join(parts)

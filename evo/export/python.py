@@ -67,30 +67,6 @@ def _consts():
 '''
 
 _JAX_HELPERS = '''
-def _widen(x):
-    """float32 -> float64, subnormals through their bits (XLA would read them as zero)."""
-    bits = lax.bitcast_convert_type(x, jnp.uint32)
-    mag = bits & np.uint32(0x7FFFFFFF)
-    small = mag.astype(jnp.float64) * 2.0 ** -149
-    small = jnp.where((bits >> 31) != 0, -small, small)
-    return jnp.where(mag < 0x00800000, small, x.astype(jnp.float64))
-
-
-def _round32(v):
-    """The float32 nearest to float64 v (ties to even), kept in float64, subnormals included."""
-    sub = lax.round(v * 2.0 ** 149, lax.RoundingMethod.TO_NEAREST_EVEN) * 2.0 ** -149
-    return jnp.where(jnp.abs(v) < 2.0 ** -126, sub, v.astype(jnp.float32).astype(jnp.float64))
-
-
-def _narrow(v):
-    """float64 holding a float32 value -> that float32; subnormals built from bits (FTZ)."""
-    mant = (jnp.abs(v) * 2.0 ** 149).astype(jnp.uint32)
-    sign = (lax.bitcast_convert_type(v, jnp.uint64) >> 63).astype(jnp.uint32) << 31
-    bits = jnp.where(jnp.abs(v) < 2.0 ** -126, sign | mant,
-                     lax.bitcast_convert_type(v.astype(jnp.float32), jnp.uint32))
-    return lax.bitcast_convert_type(bits, jnp.float32)
-
-
 def _barrier(values):
     """Constants XLA cannot see through (it would rewrite x / c, x + 0, (x + c) - c)."""
     return lax.optimization_barrier(tuple(jnp.asarray(v, jnp.float64) for v in values))
@@ -177,6 +153,15 @@ def _impl_block(p: Program, lang: str, need: set[str]) -> str:
     return "\n".join(lines)
 
 
+def _jax_helpers() -> str:
+    """The float32-in-float64 helpers of evo's XLA exact backend, copied in, and _barrier."""
+    from ..backends import xla
+
+    modules, done = {"np": "numpy", "jnp": "jax.numpy", "lax": "jax.lax"}, set()
+    names = ("_widen", "_round32", "_narrow")
+    return "\n\n".join(embed(getattr(xla, n), n, modules, done) for n in names) + _JAX_HELPERS
+
+
 def _const_tuple(p: Program, ty: str) -> str:
     """Module-level tuple of the kernel's constants (exact hex), unpacked by _kernel."""
     vals = [(k, float(ins.value)) for k, ins in enumerate(p.instrs) if ins.op == CONST]
@@ -218,7 +203,7 @@ def python_source(p: Program, target: Target, fn: str, lang: str, prov: Provenan
     parts.append(_impl_block(p, lang, need))
     ty = "np.float32" if lang == "numpy" else "np.float64"
     parts.append(_const_tuple(p, ty))
-    parts.append(_JAX_HELPERS if lang == "jax" else "")
+    parts.append(_jax_helpers() if lang == "jax" else "")
     parts.append(_kernel_body(p, lang))
     if wrapper:
         w = ", ".join(f"{ty}({v!r})" if v == v and abs(v) != float("inf") else f"{ty}({_special(v)})"
