@@ -230,7 +230,9 @@ def main() -> None:
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     meta = {"n": args.n, "repeats": args.repeats, "inputs": f"uniform in [-{args.lim}, {args.lim}]",
             "cpu": cpu, "cores": os.cpu_count(), "gcc": run(["gcc", "-dumpfullversion"], d).strip(),
-            "load_average": os.getloadavg()[0], "dir": str(d)}
+            "load_average": os.getloadavg()[0], "dir": str(d) if args.keep else None}
+    if not args.keep:
+        shutil.rmtree(d, ignore_errors=True)
     if args.json:
         print(json.dumps({"meta": meta, "kernels": {k: v[3] for k, v in ks.items()}, "ns_per_element": res,
                           "verified": verified}, indent=2))

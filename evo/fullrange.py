@@ -73,7 +73,7 @@ class Wrapper:
     py_body: str                    # Template: array Python (numpy and JAX)
     summary: str                    # one line for file headers
     interval: tuple[float, float] = ()  # the kernel's interval; () = the target's registered one
-    c_fast: str = ""                # Template: $fn_fast(x), valid for |x| <= fast_limit ("" = none)
+    c_fast: str = ""                # Template: $fn_fast(x), fn_inl for |x| <= fast_limit ("" = none)
     fast_limit: float = 0.0
 
     def __post_init__(self) -> None:
@@ -93,83 +93,67 @@ static inline float ${fn}_ldexp(float y, uint32_t nb) {
     const uint32_t h = nb >> 1;
     return (y * ${fn}_u2f((h - 1u) << 23)) * ${fn}_u2f((nb - h - 1u) << 23);
 }
+
+/* y * 2^k for a normal y and result, tb the bits of k + MAGIC: k << 23 added to the
+   exponent field (MAGIC's own bits vanish in the shift). */
+static inline float ${fn}_pow2k(float y, uint32_t tb) {
+    return ${fn}_u2f(${fn}_f2u(y) + (tb << 23));
+}
 """)
 
-_C_EXP2 = """\
-static inline float ${fn}_full(float x) {
+# The exps: a clamp (full path only), a reduction to y = K(r) and t = k + MAGIC (shared),
+# then y * 2^k. `fn_inl` (what FN computes) scales through the exponent bits when
+# |x| <= FAST_BITS and by two factors otherwise; `fn_fast` is fn_inl for |x| <= the limit,
+# without the clamp (a no-op there) and the choice.
+_CLAMP_160 = """\
     /* |x| > 160 -> +-160, past overflow (128) and underflow (-150); NaN passes through
        (gcc makes these selects vmaxps/vminps, a little faster than the exp's bit test) */
     float xc = x > 160.0f ? 160.0f : x;
     xc = xc < -160.0f ? -160.0f : xc;
+"""
+
+_CORE_EXP2 = """\
     const float k = floorf(xc);
+    const float t = k + $MAGIC;
     const float y = ${fn}_kernel(xc - k);  /* 2^r, r in [0, 1] */
-    return ${fn}_ldexp(y, ${fn}_f2u(k + $MAGIC) - 0x4B400000u + 256u);
-}
 """
 
 # exp2 with a kernel on [-0.5, 0.5]: k = round(x), so r = x - k is exact for every x and
 # the full-range error is the kernel's own (a [0, 1] kernel adds up to ~0.35 ULP on -0.5 < x < 0).
-_C_EXP2_SYM = """\
-static inline float ${fn}_full(float x) {
-    /* |x| > 160 -> +-160, past overflow (128) and underflow (-150); NaN passes through
-       (gcc makes these selects vmaxps/vminps, a little faster than the exp's bit test) */
-    float xc = x > 160.0f ? 160.0f : x;
-    xc = xc < -160.0f ? -160.0f : xc;
+_CORE_EXP2_SYM = """\
     const float t = xc + $MAGIC;  /* round(x) + MAGIC */
     const float k = t - $MAGIC;
     const float y = ${fn}_kernel(xc - k);  /* 2^r, r in [-0.5, 0.5], exact */
-    return ${fn}_ldexp(y, ${fn}_f2u(t) - 0x4B400000u + 256u);
-}
 """
 
-_C_EXP = """\
-static inline float ${fn}_full(float x) {
+_CLAMP_EXP = """\
     const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
     /* 128 < |x| <= inf -> +-128: e^128 overflows, e^-128 underflows; NaN passes through */
     const float xc = ax - 0x43000001u < 0x7F800000u - 0x43000000u
                      ? ${fn}_u2f((ux & 0x80000000u) | 0x43000000u) : x;
+"""
+
+_CORE_EXP = """\
     const float t = fmaf(xc, $LOG2E, $MAGIC);  /* round(x / ln2) + MAGIC */
     const float k = t - $MAGIC;
     const float r = fmaf(-k, $LN2_LO, fmaf(-k, $LN2_HI, xc));  /* the inner fma is exact */
     const float y = ${fn}_kernel(r);  /* e^r, |r| <~ ln2/2 */
-    return ${fn}_ldexp(y, ${fn}_f2u(t) - 0x4B400000u + 256u);
-}
 """
 
-# Fast paths, for |x| <= the wrapper's fast_limit only: the result is normal, so 2^k is
-# added to the exponent bits of y (bits(t) << 23 is k << 23: MAGIC's bits vanish).
-_C_EXP2_FAST = """\
-static inline float ${fn}_fast(float x) {
-    const float k = floorf(x);
-    const float y = ${fn}_kernel(x - k);
-    return ${fn}_u2f(${fn}_f2u(y) + (${fn}_f2u(k + $MAGIC) << 23));
-}
-"""
 
-_C_EXP2_SYM_FAST = """\
-static inline float ${fn}_fast(float x) {
-    const float t = x + $MAGIC;
-    const float k = t - $MAGIC;
-    const float y = ${fn}_kernel(x - k);
-    return ${fn}_u2f(${fn}_f2u(y) + (${fn}_f2u(t) << 23));
-}
-"""
+def _exp_c(clamp: str, core: str) -> tuple[str, str]:
+    """(fn_inl, fn_fast) of an exp wrapper."""
+    inl = ("static inline float ${fn}_inl(float x) {\n" + clamp + core
+           + "    return (${fn}_f2u(x) & 0x7FFFFFFFu) <= ${FAST_BITS}u ? ${fn}_pow2k(y, ${fn}_f2u(t))\n"
+           "           : ${fn}_ldexp(y, ${fn}_f2u(t) - 0x4B400000u + 256u);\n}\n")
+    fast = ("/* ${fn}_inl for |x| <= $LIMIT */\nstatic inline float ${fn}_fast(float x) {\n"
+            "    const float xc = x;\n" + core + "    return ${fn}_pow2k(y, ${fn}_f2u(t));\n}\n")
+    return inl, fast
 
-_C_EXP_FAST = """\
-static inline float ${fn}_fast(float x) {
-    const float t = fmaf(x, $LOG2E, $MAGIC);
-    const float k = t - $MAGIC;
-    const float y = ${fn}_kernel(fmaf(-k, $LN2_LO, fmaf(-k, $LN2_HI, x)));
-    return ${fn}_u2f(${fn}_f2u(y) + (${fn}_f2u(t) << 23));
-}
-"""
 
-# Either path, by |x|: what FN(x) computes (and FN_n, element by element).
-_C_SELECT = """\
-static inline float ${fn}_inl(float x) {
-    return (${fn}_f2u(x) & 0x7FFFFFFFu) <= ${FAST_BITS}u ? ${fn}_fast(x) : ${fn}_full(x);
-}
-"""
+_EXP2_C, _EXP2_SYM_C, _EXP_C = (_exp_c(_CLAMP_160, _CORE_EXP2), _exp_c(_CLAMP_160, _CORE_EXP2_SYM),
+                                _exp_c(_CLAMP_EXP, _CORE_EXP))
+
 
 # The logs share the reduction; $EXP_BIAS, $MANT_ONE, $REC_LO/$REC_HI and the two
 # result lines differ.
@@ -267,15 +251,15 @@ def $fn(x):
 
 WRAPPERS: dict[str, Wrapper] = {
     # fast limits: k in [-125, 125] and K(r) within [0.5, 2) keep y * 2^k normal
-    "exp2": Wrapper("exp2", "2^x on [0, 1]", _C_EXP2, _PY_EXP2,
+    "exp2": Wrapper("exp2", "2^x on [0, 1]", _EXP2_C[0], _PY_EXP2,
                     "2^x = K(r) * 2^k, k = floor(x), r = x - k in [0, 1]",
-                    c_fast=_C_EXP2_FAST, fast_limit=125.0),
-    "exp2-sym": Wrapper("exp2", "2^x on [-0.5, 0.5]", _C_EXP2_SYM, _PY_EXP2_SYM,
+                    c_fast=_EXP2_C[1], fast_limit=125.0),
+    "exp2-sym": Wrapper("exp2", "2^x on [-0.5, 0.5]", _EXP2_SYM_C[0], _PY_EXP2_SYM,
                         "2^x = K(r) * 2^k, k = round(x), r = x - k in [-0.5, 0.5] (exact)", (-0.5, 0.5),
-                        c_fast=_C_EXP2_SYM_FAST, fast_limit=125.0),
-    "exp": Wrapper("exp", "e^x on [-ln2/2, ln2/2]", _C_EXP, _PY_EXP,
+                        c_fast=_EXP2_SYM_C[1], fast_limit=125.0),
+    "exp": Wrapper("exp", "e^x on [-ln2/2, ln2/2]", _EXP_C[0], _PY_EXP,
                    "e^x = K(r) * 2^k, k = round(x/ln2), r = x - k*ln2 (Cody-Waite, fma)",
-                   c_fast=_C_EXP_FAST, fast_limit=86.0),
+                   c_fast=_EXP_C[1], fast_limit=86.0),
     "log2": Wrapper("log2", "log2(x) on [1, 2]",
                     Template(_C_LOG).safe_substitute(_LOG2, REC_RESULT="fmaf(-d, $LOG2E, 0.0f - k)",
                                                      RESULT="e + k"),
@@ -320,10 +304,10 @@ def fast_bits(w: Wrapper) -> str:
 def c_wrapper(w: Wrapper, fn: str) -> str:
     """C helpers + `static inline float fn_inl(float x)` around `fn_kernel(float)`,
     and `fn_fast(float x)` where the wrapper has a fast path."""
-    subs = dict(c_constants(), fn=fn, FAST_BITS=fast_bits(w))
+    subs = dict(c_constants(), fn=fn, FAST_BITS=fast_bits(w), LIMIT=f"{w.fast_limit:g}")
     parts = [C_HELPERS.substitute(fn=fn), Template(w.c_body).substitute(subs)]
     if w.c_fast:
-        parts += [Template(w.c_fast).substitute(subs), Template(_C_SELECT).substitute(subs)]
+        parts.append(Template(w.c_fast).substitute(subs))
     return "\n".join(parts)
 
 

@@ -53,18 +53,26 @@ _PRAGMAS_OFF = """\
 # The array form with a fast path. Checking a block costs two integer ops per vector;
 # skipping the special-value work (clamps, two-factor scaling) saves far more.
 _BLOCKED = """\
-/* One block: the fast path on every element while finding the largest |x| (a NaN is
-   larger than any number); if it is over $LIMIT, the block again through ${fn}_inl. */
-static inline void ${fn}_block(const float *restrict x, float *restrict y, size_t len) {
+/* One block. Optimistic: the fast path on every element while finding the largest |x|
+   (a NaN is larger than any number), and again through ${fn}_inl if it is over $LIMIT.
+   check_first: find the largest |x| before choosing (after a block that needed ${fn}_inl,
+   so that runs of such blocks do not pay for a fast pass thrown away). Returns whether
+   the block needed ${fn}_inl. */
+static inline int ${fn}_block(const float *restrict x, float *restrict y, size_t len, int check_first) {
     uint32_t amax = 0;
     size_t j;
     for (j = 0; j < len; j++) {
         const uint32_t a = ${fn}_f2u(x[j]) & 0x7FFFFFFFu;
         amax = a > amax ? a : amax;
-        y[j] = ${fn}_fast(x[j]);
+        if (!check_first) y[j] = ${fn}_fast(x[j]);
     }
-    if (amax > ${FAST_BITS}u)
+    if (amax > ${FAST_BITS}u) {
         for (j = 0; j < len; j++) y[j] = ${fn}_inl(x[j]);
+        return 1;
+    }
+    if (check_first)
+        for (j = 0; j < len; j++) y[j] = ${fn}_fast(x[j]);
+    return 0;
 }
 
 /* y[i] = ${fn}(x[i]); x and y may be the same array (other overlaps are not supported). */
@@ -72,14 +80,15 @@ void ${fn}_n(const float *x, float *y, size_t n) {
     float copy[256];  /* the block's inputs, when y overwrites x */
     const uintptr_t xa = (uintptr_t)x, ya = (uintptr_t)y, bytes = n * sizeof *x;
     const int apart = xa + bytes <= ya || ya + bytes <= xa;
+    int slow = 0;
     size_t i, len;
     for (i = 0; i < n; i += len) {
         len = n - i < 256 ? n - i : 256;
         if (apart) {
-            ${fn}_block(x + i, y + i, len);
+            slow = ${fn}_block(x + i, y + i, len, slow);
         } else {
             memcpy(copy, x + i, len * sizeof *x);
-            ${fn}_block(copy, y + i, len);
+            slow = ${fn}_block(copy, y + i, len, slow);
         }
     }
 }

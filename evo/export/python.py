@@ -8,9 +8,11 @@ table's own implementations, embedded in the file: the `f32` column for NumPy
 JAX: XLA on CPU contracts a*b + c into an fma, flushes float32 subnormals
 (FTZ/DAZ) and rewrites literal arithmetic (x / c -> x * (1/c), (x + c) - c -> x).
 So the JAX module keeps every float32 value in a float64 array and rounds it to
-float32 precision after each op with float64/integer arithmetic only (double
-rounding is harmless for + - * / sqrt: 53 >= 2*24 + 2 bits; the fma column returns
-a round-to-odd float64); inputs and results cross to float32 through their bits;
+float32 precision after each op with lax.reduce_precision (XLA's GPU compiler drops
+a float32 convert round trip) or fixed-point rounding for subnormals: the helpers of
+evo's XLA exact backend, copied in (double rounding is harmless for + - * / sqrt:
+53 >= 2*24 + 2 bits; the fma column returns a round-to-odd float64); inputs and
+results cross to float32 through their bits;
 constants go through an optimization barrier. Bit-exact with the interpreter,
 subnormals included, at the cost of float64 speed. Needs float64: the module
 turns it on only while tracing (jax.enable_x64).
