@@ -21,12 +21,14 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 import evo  # noqa: E402
 from evo.config import SearchConfig  # noqa: E402
-from evo.distributed import RayEvaluator, check_versions, fingerprint  # noqa: E402
+from evo.distributed import PER_WORKER, RayEvaluator, check_versions, fingerprint  # noqa: E402
 from evo.errors import EvoError  # noqa: E402
 from evo.evaluators import LocalEvaluator  # noqa: E402
+from evo.ir import Program, to_dict  # noqa: E402
 from evo.pareto import dominates  # noqa: E402
 from evo.search import Search, spec_for  # noqa: E402
 from evo.store import RunStore  # noqa: E402
+from evo.worker import Task  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -110,17 +112,33 @@ def test_killed_worker_process_loses_no_result(cluster, tmp_path):
         busy = [w for w in ev.worker_info() if w["inflight"] == 2]  # a batch running, one queued behind it
         if busy:
             os.kill(busy[0]["pid"], signal.SIGKILL)
-            killed.update(busy[0], at=s.stats.evals)
+            killed.update(busy[0], at=s.stats.evals, before={w["name"] for w in ev.worker_info()})
 
-    s = run_search(config, ev, tmp_path / "c", kill_one)
-    assert killed and killed["at"] < 450, "the kill must land mid-run"
-    ev_ = evals_of(tmp_path / "c")
-    ids = [e["id"] for e in ev_]
-    assert len(ids) == len(set(ids)) == 500 == s.stats.evals  # every result exactly once, none lost
-    assert not any(e.get("failure") for e in ev_)
-    assert ev.redispatched >= 1 and ev.replaced >= 1
-    workers = {e["worker"] for e in ev_}
-    assert killed["name"] in workers and len(workers) >= 3  # the victim, the survivor, the replacement
+    store = RunStore.create(tmp_path / "c", config)
+    s = Search(config, ev, store, kill_one)
+    try:
+        s.run()
+        store.close()
+        assert killed and killed["at"] < 450, "the kill must land mid-run"
+        ev_ = evals_of(tmp_path / "c")
+        ids = [e["id"] for e in ev_]
+        assert len(ids) == len(set(ids)) == 500 == s.stats.evals  # every result exactly once, none lost
+        assert not any(e.get("failure") for e in ev_)
+        assert ev.redispatched >= 1 and ev.replaced >= 1
+        workers = {e["worker"] for e in ev_}
+        assert killed["name"] in workers
+        # The replacement works. The survivor may have finished the run before it was up:
+        # then feed batches until one comes back from it.
+        task = Task(10_000, to_dict(Program.identity()), None, "probe")
+        new, deadline = workers - killed["before"], time.monotonic() + 120
+        while not new and time.monotonic() < deadline:
+            for _ in range(2 * PER_WORKER):
+                ev.submit([task])
+            while ev.in_flight():
+                new |= {r.worker for r in ev.poll()} - killed["before"]
+        assert new and killed["pid"] not in {w["pid"] for w in ev.worker_info()}
+    finally:
+        ev.close()
 
 
 def test_removed_node_loses_no_result(cluster, tmp_path):
