@@ -23,12 +23,11 @@ flushing of subnormals cannot touch them; see evo.export.python).
           log x = -log(q) - d likewise.
 
 2^k is applied as two exact power-of-two factors, so subnormal results are
-rounded once (correctly) and overflow gives inf. The exps also have a fast path for
-|x| <= a limit (125 for exp2, 86 for exp) where the result is normal: no clamping, and
-2^k added to the exponent bits of K(r) (exact there). The function is
-`fast(x) if |x| <= limit else full(x)` in every language, so the fast path is part
-of what `evo verify` certifies; the C array form runs blocks of inputs that are all
-within the limit through the fast path alone. Subnormal inputs of the logs
+rounded once (correctly) and overflow gives inf; for |x| <= a limit (125 for exp2,
+86 for exp), where the result is normal, 2^k is added to the exponent bits of K(r)
+instead (exact there), in every language, so `evo verify` certifies that way too.
+The C array form runs blocks of inputs all within the limit through a fast path:
+the same operations without the clamp (a no-op there) and the choice. Subnormal inputs of the logs
 are rescaled through their integer significand (exact). Special values: NaN ->
 NaN (the exps let it flow through the arithmetic: no select on the fast path),
 exp(+-inf) = +inf / +0, log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf.
@@ -102,9 +101,9 @@ static inline float ${fn}_pow2k(float y, uint32_t tb) {
 """)
 
 # The exps: a clamp (full path only), a reduction to y = K(r) and t = k + MAGIC (shared),
-# then y * 2^k. `fn_inl` (what FN computes) scales through the exponent bits when
-# |x| <= FAST_BITS and by two factors otherwise; `fn_fast` is fn_inl for |x| <= the limit,
-# without the clamp (a no-op there) and the choice.
+# then y * 2^k. `fn_inl` (what FN computes) scales through the exponent bits when |x| is
+# within the wrapper's fast limit and by two factors otherwise; `fn_fast` is fn_inl for
+# |x| within the limit, without the clamp (a no-op there) and the choice.
 _CLAMP_160 = """\
     /* |x| > 160 -> +-160, past overflow (128) and underflow (-150); NaN passes through
        (gcc makes these selects vmaxps/vminps, a little faster than the exp's bit test) */
@@ -192,6 +191,13 @@ _LN = dict(EXP_BIAS="126", MANT_ONE="0x3F000000u", REC_LO="0x3F800000", REC_HI="
 
 _PY_CONSTS = "    ONE, ZERO, NAN, INF, LIM, MAGIC, LOG2E, LN2_HI, LN2_LO = _consts()\n"
 
+# y * 2^k, t = k + MAGIC: as the C code, through the exponent bits within the fast limit.
+_PY_SCALE = """\
+def _scale(x, y, t):
+    fast = _u2f(_f2u(y) + (_f2u(t) << 23))
+    return _where((_f2u(x) & 0x7FFFFFFF) <= $FAST_BITS, fast, _ldexp(y, _f2u(t) - 0x4B400000 + 256))
+"""
+
 _PY_EXP2 = """\
 def $fn(x):
 """ + _PY_CONSTS + """\
@@ -199,9 +205,7 @@ def $fn(x):
     xc = _where(xc < -LIM, -LIM, xc)
     k = _floor(xc)
     y = _kernel(_sub(xc, k))
-    t = _add(k, MAGIC)
-    return _where((_f2u(x) & 0x7FFFFFFF) <= $FAST_BITS, _u2f(_f2u(y) + (_f2u(t) << 23)),
-                  _ldexp(y, _f2u(t) - 0x4B400000 + 256))
+    return _scale(x, y, _add(k, MAGIC))
 """
 
 _PY_EXP2_SYM = """\
@@ -212,8 +216,7 @@ def $fn(x):
     t = _add(xc, MAGIC)
     k = _sub(t, MAGIC)
     y = _kernel(_sub(xc, k))
-    return _where((_f2u(x) & 0x7FFFFFFF) <= $FAST_BITS, _u2f(_f2u(y) + (_f2u(t) << 23)),
-                  _ldexp(y, _f2u(t) - 0x4B400000 + 256))
+    return _scale(x, y, t)
 """
 
 _PY_EXP = """\
@@ -226,7 +229,7 @@ def $fn(x):
     k = _sub(t, MAGIC)
     r = _fma(-k, LN2_LO, _fma(-k, LN2_HI, xc))
     y = _kernel(r)
-    return _where(ax <= $FAST_BITS, _u2f(_f2u(y) + (_f2u(t) << 23)), _ldexp(y, _f2u(t) - 0x4B400000 + 256))
+    return _scale(x, y, t)
 """
 
 _PY_LOG = """\
@@ -296,15 +299,15 @@ def c_constants() -> dict[str, str]:
     return {k: v + "f" for k, v in CONSTANTS.items()}
 
 
-def fast_bits(w: Wrapper) -> str:
-    """The float32 bits of the fast path's limit, as a C / Python hex integer."""
-    return f"0x{int(np.float32(w.fast_limit).view(np.uint32)):08X}"
+def fast_limit_subs(w: Wrapper) -> dict[str, str]:
+    """FAST_BITS (the float32 bits of the fast path's limit, a C / Python hex integer) and LIMIT."""
+    return {"FAST_BITS": f"0x{int(np.float32(w.fast_limit).view(np.uint32)):08X}", "LIMIT": f"{w.fast_limit:g}"}
 
 
 def c_wrapper(w: Wrapper, fn: str) -> str:
     """C helpers + `static inline float fn_inl(float x)` around `fn_kernel(float)`,
     and `fn_fast(float x)` where the wrapper has a fast path."""
-    subs = dict(c_constants(), fn=fn, FAST_BITS=fast_bits(w), LIMIT=f"{w.fast_limit:g}")
+    subs = dict(c_constants(), fn=fn, **fast_limit_subs(w))
     parts = [C_HELPERS.substitute(fn=fn), Template(w.c_body).substitute(subs)]
     if w.c_fast:
         parts.append(Template(w.c_fast).substitute(subs))
@@ -313,7 +316,8 @@ def c_wrapper(w: Wrapper, fn: str) -> str:
 
 def py_wrapper(w: Wrapper, fn: str) -> str:
     """The array-Python wrapper `def fn(x)` around `_kernel` (numpy and JAX)."""
-    return Template(w.py_body).substitute(fn=fn, FAST_BITS=fast_bits(w))
+    body = Template(w.py_body).substitute(fn=fn)
+    return Template(_PY_SCALE).substitute(fast_limit_subs(w)) + "\n\n" + body if w.c_fast else body
 
 
 def py_constants() -> dict[str, float]:

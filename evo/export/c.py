@@ -17,7 +17,7 @@ from string import Template
 
 from targets import Target
 
-from ..fullrange import Wrapper, c_wrapper, fast_bits
+from ..fullrange import Wrapper, c_wrapper, fast_limit_subs
 from ..ir import Program
 from .code import Provenance, c_hex, decimal, header_lines, output_name, slots
 
@@ -136,7 +136,7 @@ def c_source(p: Program, target: Target, fn: str, prov: Provenance, wrapper: Wra
     # Both entry points use the static inline body: gcc inlines it into the loop and vectorises.
     parts.append(f"float {fn}(float x) {{\n    return {inner}(x);\n}}\n")
     if wrapper and wrapper.c_fast:
-        parts.append(Template(_BLOCKED).substitute(fn=fn, FAST_BITS=fast_bits(wrapper), LIMIT=f"{wrapper.fast_limit:g}"))
+        parts.append(Template(_BLOCKED).substitute(fast_limit_subs(wrapper), fn=fn))
     else:
         parts.append(f"void {fn}_n(const float *x, float *y, size_t n) {{\n"
                      f"    size_t i;\n    for (i = 0; i < n; i++) y[i] = {inner}(x[i]);\n}}\n")
