@@ -115,6 +115,14 @@ def sleef_available(d: Path) -> bool:
     return subprocess.run(["gcc", "probe.c", "-o", "probe", "-lsleef"], cwd=d, capture_output=True).returncode == 0
 
 
+def _shown(path: Path) -> str:
+    """path relative to the working directory when it lies below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def kernel_from(name: str, source: str, interval: str | None) -> tuple[Program, Target, Provenance, str]:
     """A kernel for `name` from a PROGRAM.json or a RUN_DIR[:ID] (ID may be left out when the
     front has one member)."""
@@ -150,7 +158,7 @@ def kernels(args: argparse.Namespace) -> dict[str, tuple[Program, Target, Proven
             out[name] = (p, t, Provenance(f"evo.baselines minimax degree {deg} on [{lo:.6g}, {hi:.6g}], "
                                           f"fma Horner (stand-in)"), f"minimax{deg}-fma on [{lo:.6g}, {hi:.6g}]")
         else:
-            source = getattr(args, name) or os.path.relpath(DISCOVERED[name])
+            source = getattr(args, name) or _shown(DISCOVERED[name])
             out[name] = kernel_from(name, source, args.exp2_interval if name == "exp2" else None)
     return out
 
