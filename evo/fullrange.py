@@ -317,7 +317,7 @@ def c_wrapper(w: Wrapper, fn: str) -> str:
 def py_wrapper(w: Wrapper, fn: str) -> str:
     """The array-Python wrapper `def fn(x)` around `_kernel` (numpy and JAX)."""
     body = Template(w.py_body).substitute(fn=fn)
-    return Template(_PY_SCALE).substitute(fast_limit_subs(w)) + "\n\n" + body if w.c_fast else body
+    return Template(_PY_SCALE).substitute(fast_limit_subs(w)) + "\n\n" + body if w.fast_limit else body
 
 
 def py_constants() -> dict[str, float]:

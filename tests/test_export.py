@@ -120,6 +120,15 @@ def write(tmp_path: Path, text: str, name: str) -> Path:
     return p
 
 
+def array_form(c, symbol: str = "f_n"):
+    """The C array form `symbol` (FN_n) of a loaded C file, as f(x, y) (y may be x)."""
+    import ctypes
+
+    arr = getattr(c.lib, symbol)
+    arr.restype, arr.argtypes = None, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+    return lambda x, y: arr(x.ctypes.data, y.ctypes.data, x.size)
+
+
 def load_module(path: Path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     mod = importlib.util.module_from_spec(spec)
@@ -191,11 +200,8 @@ def test_c_kernel_bit_exact(tmp_path, case, flags):
     fn = load_c(src, "k", C_FLAGS[flags])
     x = interval_sample(*t.interval)
     assert_same(fn(x), evaluate(p, x), x, f"C {case} {flags}")
-    arr = fn.lib.k_n  # the array form too
-    arr.restype, arr.argtypes = None, [np.ctypeslib.ndpointer(np.float32), np.ctypeslib.ndpointer(np.float32),
-                                       __import__("ctypes").c_size_t]
     y = np.empty_like(x)
-    arr(x, y, x.size)
+    array_form(fn, "k_n")(x, y)  # the array form too
     assert_same(y, evaluate(p, x), x, f"C array form {case} {flags}")
 
 
@@ -295,8 +301,8 @@ def test_jax_exact_rounding_survives_gpu_simplification(jax_modules, case):
     fn = getattr(mod, "f" if case.startswith("full") else "k")
     x = np.linspace(*t.interval, 64).astype(np.float32)
     with jax.enable_x64(True):
-        assert _float32_round_trips(jax.make_jaxpr(fn)(x).jaxpr) == 0
-        assert "reduce_precision" in str(jax.make_jaxpr(fn)(x))
+        traced = jax.make_jaxpr(fn)(x)
+        assert _float32_round_trips(traced.jaxpr) == 0 and "reduce_precision" in str(traced)
         assert _float32_round_trips(jax.make_jaxpr(jax_function(p, "exact"))(x).jaxpr) == 0
 
 
@@ -337,15 +343,6 @@ def test_full_range_c_numpy_agree_and_accuracy(tmp_path, name):
         assert_same(c(inside), evaluate(kernel(name), inside), inside, f"{name} kernel inside")
 
 
-def _array_form(c):
-    """The C array form FN_n of a loaded full-range file, as f(x, y) (y may be x)."""
-    import ctypes
-
-    arr = getattr(c.lib, "f_n")
-    arr.restype, arr.argtypes = None, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-    return lambda x, y: arr(x.ctypes.data, y.ctypes.data, x.size)
-
-
 @needs_gcc
 @pytest.mark.parametrize("name", ["exp2", "exp2-sym", "exp"])
 def test_full_range_array_form_matches_scalar(tmp_path, name):
@@ -354,7 +351,7 @@ def test_full_range_array_form_matches_scalar(tmp_path, name):
     too, for any n (blocks are 256)."""
     w = WRAPPERS[name]
     c = _full_c(tmp_path, name)
-    f_n = _array_form(c)
+    f_n = array_form(c)
     rng = np.random.default_rng(3)
     lim = np.float32(w.fast_limit)
     edge = np.array([lim, -lim, np.nextafter(lim, np.float32(np.inf)), -np.nextafter(lim, np.float32(np.inf)),
