@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # evo, from a checkout
 
+from evo.backends.gcc import GccError, gcc_path, run_gcc  # noqa: E402
 from evo.errors import EvoError  # noqa: E402
 from evo.export import Provenance, export_source  # noqa: E402
 from evo.ir import Program  # noqa: E402
@@ -104,15 +105,28 @@ LOOPS = {
 
 
 def run(cmd: list[str], cwd: Path) -> str:
+    """The harness's own command (./bench); SystemExit with its message if it fails."""
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr.strip()}")
     return r.stdout
 
 
+def gcc(args: list[str], cwd: Path) -> str:
+    """gcc ARGS in cwd, through evo's gcc driver; SystemExit with gcc's message if it fails."""
+    try:
+        return run_gcc(args, "gcc " + " ".join(args), cwd).stdout
+    except GccError as e:
+        raise SystemExit(f"failed: {e}\n{e.stderr.strip()}") from None
+
+
 def sleef_available(d: Path) -> bool:
     (d / "probe.c").write_text("#include <sleef.h>\nint main(void) { return 0; }\n")
-    return subprocess.run(["gcc", "probe.c", "-o", "probe", "-lsleef"], cwd=d, capture_output=True).returncode == 0
+    try:
+        run_gcc(["probe.c", "-o", "probe", "-lsleef"], "the SLEEF probe", d)
+    except GccError:
+        return False
+    return True
 
 
 def _shown(path: Path) -> str:
@@ -181,7 +195,7 @@ def main() -> None:
     ap.add_argument("--keep", metavar="DIR", help="keep the generated sources and binary in DIR")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
-    if shutil.which("gcc") is None:
+    if gcc_path() is None:
         raise SystemExit("gcc not found")
     try:
         ks = kernels(args)
@@ -195,20 +209,20 @@ def main() -> None:
         f = FUNCS[name]
         src = d / f"evo_{f}.c"
         src.write_text(export_source(p, t, "c", full_range=True, name=f"evo_{f}", provenance=prov))
-        run(["gcc", *OPT, "-std=c99", "-c", src.name, "-o", f"evo_{f}.o"], d)
+        gcc([*OPT, "-std=c99", "-c", src.name, "-o", f"evo_{f}.o"], d)
         objects.append(f"evo_{f}.o")
         # the exported array form takes size_t: adapt to the harness signature
         (d / f"evo_{f}_int.c").write_text(
             f"#include <stddef.h>\nvoid evo_{f}_n(const float *x, float *y, size_t n);\n"
             f"void evo_{f}_arr(const float *x, float *y, int n) {{ evo_{f}_n(x, y, (size_t)n); }}\n")
-        run(["gcc", "-O2", "-c", f"evo_{f}_int.c", "-o", f"evo_{f}_int.o"], d)
+        gcc(["-O2", "-c", f"evo_{f}_int.c", "-o", f"evo_{f}_int.o"], d)
         objects.append(f"evo_{f}_int.o")
         for impl in impls:
             sym = f"{impl.replace('-', '_')}_{f}"
             if impl != "evo":
                 flags, inc, body = LOOPS[impl]
                 (d / f"{sym}.c").write_text(inc + body.format(name=sym, f=f))
-                run(["gcc", *OPT, *flags.split(), "-c", f"{sym}.c", "-o", f"{sym}.o"], d)
+                gcc([*OPT, *flags.split(), "-c", f"{sym}.c", "-o", f"{sym}.o"], d)
                 objects.append(f"{sym}.o")
             else:
                 sym = f"evo_{f}_arr"
@@ -216,9 +230,9 @@ def main() -> None:
             calls.append((sym, f"{name} {impl}"))
     (d / "main.c").write_text(MAIN_C % {"decls": "\n".join(decls), "fns": ", ".join(c[0] for c in calls),
                                         "names": ", ".join(f'"{c[1]}"' for c in calls)})
-    run(["gcc", "-O2", "-std=c11", "-c", "main.c", "-o", "main.o"], d)
+    gcc(["-O2", "-std=c11", "-c", "main.c", "-o", "main.o"], d)
     libs = ["-lmvec", "-lm"] + (["-lsleef"] if "sleef-u10" in impls else [])
-    run(["gcc", "main.o", *objects, "-o", "bench", *libs], d)
+    gcc(["main.o", *objects, "-o", "bench", *libs], d)
     out = run(["./bench", str(args.n), str(args.repeats), str(args.lim)], d)
     res: dict[str, dict[str, float]] = {}
     for line in out.split("\n"):
@@ -237,7 +251,7 @@ def main() -> None:
                               "inputs": r.inputs, "seconds": round(r.seconds, 1)}
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     meta = {"n": args.n, "repeats": args.repeats, "inputs": f"uniform in [-{args.lim}, {args.lim}]",
-            "cpu": cpu, "cores": os.cpu_count(), "gcc": run(["gcc", "-dumpfullversion"], d).strip(),
+            "cpu": cpu, "cores": os.cpu_count(), "gcc": gcc(["-dumpfullversion"], d).strip(),
             "load_average": os.getloadavg()[0], "dir": str(d) if args.keep else None}
     if not args.keep:
         shutil.rmtree(d, ignore_errors=True)

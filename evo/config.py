@@ -6,12 +6,13 @@ from dataclasses import asdict, dataclass, field, fields
 
 from primitives import DEFAULT_SEARCH_OPS, OPS
 
+from .backends.registry import COST_BACKENDS, SEMANTICS_BACKENDS
 from .errors import EvoError
 from .fit import FitConfig
 
 ALGORITHMS = ("regularized", "nsga2")
-COSTS = ("ops", "xla", "llvm")
-SEMANTICS = ("interp", "llvm", "xla", "xla-exact")
+COSTS = ("ops", *COST_BACKENDS)  # the op count, or a backend's measured ns/element
+SEMANTICS = SEMANTICS_BACKENDS
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ import numpy as np
 
 from targets import TARGETS, Target
 
+from .backends.c import f32_hex
 from .errors import EvoError
 
 F32_MAX = float(np.finfo(np.float32).max)
@@ -49,18 +50,12 @@ TINY = 2.0 ** -149          # smallest subnormal
 MIN_NORMAL = 2.0 ** -126
 
 
-def _hex(v: float) -> str:
-    """Exact float32 hex literal, trailing zeros dropped: 0x1.8p+23."""
-    mant, _, exp = float(np.float32(v)).hex().partition("p")
-    return f"{mant.rstrip('0').rstrip('.')}p{exp}"
-
-
 # Constants shared by the C and Python wrappers, as exact float32 hex literals.
 CONSTANTS = {
-    "MAGIC": _hex(1.5 * 2 ** 23),               # x + MAGIC rounds x to an integer (|x| < 2^22)
-    "LOG2E": _hex(1 / math.log(2)),
-    "LN2_HI": _hex(math.log(2)),
-    "LN2_LO": _hex(math.log(2) - float(np.float32(math.log(2)))),
+    "MAGIC": f32_hex(1.5 * 2 ** 23),            # x + MAGIC rounds x to an integer (|x| < 2^22)
+    "LOG2E": f32_hex(1 / math.log(2)),
+    "LN2_HI": f32_hex(math.log(2)),
+    "LN2_LO": f32_hex(math.log(2) - float(np.float32(math.log(2)))),
 }
 
 
@@ -252,6 +247,17 @@ def $fn(x):
     return _where(ax == 0, -INF, res)
 """
 
+
+def _log_wrapper(name: str, kernel: str, consts: dict[str, str], c: tuple[str, str], py: tuple[str, str],
+                 summary: str) -> Wrapper:
+    """A log wrapper: the shared reduction with this log's constants and its two result
+    lines (x near 1, other x) in C and in Python."""
+    return Wrapper(name, kernel, Template(_C_LOG).safe_substitute(consts, REC_RESULT=c[0], RESULT=c[1]),
+                   Template(_PY_LOG).safe_substitute(consts, MANT_ONE=consts["MANT_ONE"].rstrip("u"),
+                                                     REC_RESULT=py[0], RESULT=py[1]),
+                   summary)
+
+
 WRAPPERS: dict[str, Wrapper] = {
     # fast limits: k in [-125, 125] and K(r) within [0.5, 2) keep y * 2^k normal
     "exp2": Wrapper("exp2", "2^x on [0, 1]", _EXP2_C[0], _PY_EXP2,
@@ -263,20 +269,12 @@ WRAPPERS: dict[str, Wrapper] = {
     "exp": Wrapper("exp", "e^x on [-ln2/2, ln2/2]", _EXP_C[0], _PY_EXP,
                    "e^x = K(r) * 2^k, k = round(x/ln2), r = x - k*ln2 (Cody-Waite, fma)",
                    c_fast=_EXP_C[1], fast_limit=86.0),
-    "log2": Wrapper("log2", "log2(x) on [1, 2]",
-                    Template(_C_LOG).safe_substitute(_LOG2, REC_RESULT="fmaf(-d, $LOG2E, 0.0f - k)",
-                                                     RESULT="e + k"),
-                    Template(_PY_LOG).safe_substitute(_LOG2, MANT_ONE="0x3F800000",
-                                                      REC_RESULT="_fma(-d, LOG2E, _sub(ZERO, k))",
-                                                      RESULT="_add(e, k)"),
-                    "log2 x = e + K(m), m in [1, 2); for x in [sqrt(1/2), 1): -K(1/x) - d*log2(e)"),
-    "log": Wrapper("log", "log(x) on [0.5, 1]",
-                   Template(_C_LOG).safe_substitute(_LN, REC_RESULT="(0.0f - k) - d",
-                                                    RESULT="fmaf(e, $LN2_HI, fmaf(e, $LN2_LO, k))"),
-                   Template(_PY_LOG).safe_substitute(_LN, MANT_ONE="0x3F000000",
-                                                     REC_RESULT="_sub(_sub(ZERO, k), d)",
-                                                     RESULT="_fma(e, LN2_HI, _fma(e, LN2_LO, k))"),
-                   "log x = e*ln2 + K(m), m in [0.5, 1); for x in [1, sqrt 2]: -K(1/x) - d"),
+    "log2": _log_wrapper("log2", "log2(x) on [1, 2]", _LOG2, ("fmaf(-d, $LOG2E, 0.0f - k)", "e + k"),
+                         ("_fma(-d, LOG2E, _sub(ZERO, k))", "_add(e, k)"),
+                         "log2 x = e + K(m), m in [1, 2); for x in [sqrt(1/2), 1): -K(1/x) - d*log2(e)"),
+    "log": _log_wrapper("log", "log(x) on [0.5, 1]", _LN, ("(0.0f - k) - d", "fmaf(e, $LN2_HI, fmaf(e, $LN2_LO, k))"),
+                        ("_sub(_sub(ZERO, k), d)", "_fma(e, LN2_HI, _fma(e, LN2_LO, k))"),
+                        "log x = e*ln2 + K(m), m in [0.5, 1); for x in [1, sqrt 2]: -K(1/x) - d"),
 }
 
 

@@ -1,19 +1,20 @@
 """Independent reference helpers for the tests (mpmath and plain integer arithmetic).
 
-Nothing here imports the code under test except the IR constructors: these are
+Nothing here imports the code under test except the IR constructors and the gcc
+driver (a build tool: what the C computes is the C library's and gcc's): these are
 the yardsticks the foundation code is measured against, so they are written
 differently from it on purpose (mpmath instead of float64 tricks).
 """
 from __future__ import annotations
 
 import ctypes
-import shutil
 import subprocess
 from pathlib import Path
 
 import mpmath
 import numpy as np
 
+from evo.backends.gcc import build_so, gcc_path
 from evo.ir import Instr, Program
 
 MIN_E = -126   # float32 exponent of the smallest normal
@@ -101,16 +102,11 @@ void vfmaf(const float *a, const float *b, const float *c, float *out, long n) {
 
 
 def compile_c(source: str, directory: Path, name: str) -> ctypes.CDLL | None:
-    """Build `source` into a shared object with gcc (strict IEEE: no fast-math, no contraction,
-    no builtins, so fmaf is the C library's). None if there is no gcc."""
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
+    """Build `source` into a shared object in `directory` with gcc (strict IEEE: no fast-math,
+    no contraction, no builtins, so fmaf is the C library's). None if there is no gcc."""
+    if gcc_path() is None:
         return None
-    src = directory / f"{name}.c"
-    so = directory / f"{name}.so"
-    src.write_text(source)
-    subprocess.run([gcc, "-O2", "-std=c99", "-fno-builtin", "-ffp-contract=off", "-fno-fast-math",
-                    "-shared", "-fPIC", "-o", str(so), str(src), "-lm"], check=True)
+    so = build_so(source, name, ("-O2", "-fno-builtin", "-ffp-contract=off", "-fno-fast-math"), directory=directory)
     return ctypes.CDLL(str(so))
 
 

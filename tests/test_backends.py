@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import horner, lsq_exp2_coeffs, same_f32
 
-from evo.backends import BACKENDS, CompileError, LoweringError, probe, run_backend, structure_key
+from evo.backends import BACKENDS, REGISTRY, CompileError, LoweringError, probe, run_backend, structure_key
 from evo.backends import gcc as gccb
 from evo.backends import llvm as llvmb
 from evo.backends import timing as T
@@ -125,14 +125,16 @@ def test_probe_reports_xla_contraction_if_it_fuses() -> None:
         assert f.detail["same_as_fused"] == 1.0
 
 
-@pytest.mark.parametrize("backend", ["xla-exact", "llvm", "interp"])
+def _needs(backend: str) -> list:
+    """Marks for a test of `backend`: gcc ones are skipped where there is no gcc."""
+    return [pytest.mark.skipif(gccb.gcc_path() is None, reason="no gcc")] if backend == "gcc" else []
+
+
+@pytest.mark.parametrize("backend", [pytest.param(b.name, marks=_needs(b.name)) for b in REGISTRY.values() if b.exact])
 def test_exact_backends_have_no_findings(backend: str) -> None:
-    assert [str(f) for f in probe(backend) if f.differs] == []
-
-
-@pytest.mark.skipif(gccb.gcc_path() is None, reason="no gcc")
-def test_gcc_findings_are_at_most_the_negated_fma() -> None:
-    assert [f.name for f in probe("gcc") if f.differs] in ([], ["neg-fma"])
+    """An exact row shows no probe finding but those it tolerates (gcc: at most the negated fma)."""
+    differs = [f for f in probe(backend) if f.differs]
+    assert [str(f) for f in differs if f.name not in REGISTRY[backend].tolerated] == []
 
 
 def test_interpreter_keeps_subnormals_after_backends_ran() -> None:
@@ -204,6 +206,65 @@ def test_unknown_backend_is_a_user_error() -> None:
     with pytest.raises(Exception, match="unknown backend 'cuda'"):
         run_backend(Program.identity(), SPECIALS, "cuda")
     assert "xla" in BACKENDS and "llvm" in BACKENDS
+
+
+# -- the backend table -------------------------------------------------------------
+
+def test_config_choices_are_read_off_the_table() -> None:
+    from evo.config import COSTS, SEMANTICS
+
+    assert BACKENDS == ("interp", "llvm", "xla", "xla-exact", "gcc")
+    assert set(COSTS) == {"ops", "xla", "llvm"} and COSTS[0] == "ops"
+    assert SEMANTICS == ("interp", "llvm", "xla", "xla-exact")
+    assert [b.name for b in REGISTRY.values() if not b.exact] == ["xla"]
+
+
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=_needs(b)) for b in BACKENDS])
+def test_every_row_computes_the_program(backend: str) -> None:
+    """Each row's compiler on an fma Horner kernel (native XLA too: it contracts nothing there)."""
+    p = horner(lsq_exp2_coeffs(6), use_fma=True)
+    x = T.points((0.0, 1.0), 1000)
+    assert same_f32(REGISTRY[backend].compile(p)(x), evaluate(p, x)).all()
+
+
+@pytest.mark.parametrize("backend", [pytest.param(b.name, marks=_needs(b.name))
+                                     for b in REGISTRY.values() if b.runner is not None])
+def test_every_timed_row_is_timed(backend: str) -> None:
+    p = horner(lsq_exp2_coeffs(3), use_fma=True)
+    t = T.kernel_timing(p, backend, (0.0, 1.0), n=1000, repeats=3, min_sample_s=1e-4)
+    assert t.ns_per_elem > 0 and t.n == 1000 * (T.AZ_ITERS if t.protocol == "az" else 1)
+
+
+def test_untimed_backend_is_a_user_error() -> None:
+    with pytest.raises(Exception, match=r"unknown speed backend 'interp' \(known: llvm, xla, gcc\)"):
+        T.kernel_cost(Program.identity(), "interp", (0.0, 1.0))
+
+
+def test_backends_import_jax_only_when_used() -> None:
+    """The table, the config and an LLVM run leave jax unimported (`evo --help` stays fast)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; import evo.config; from evo.backends import run_backend; "
+            "from evo.ir import Program; run_backend(Program.identity(), np.ones(4, np.float32), 'llvm'); "
+            "print('jax' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
+@pytest.mark.skipif(gccb.gcc_path() is None, reason="no gcc")
+def test_gcc_driver_reports_the_first_error_on_one_line() -> None:
+    with pytest.raises(gccb.GccError, match=r"\.c does not compile: .*error") as e:
+        gccb.build_so("float f(float x) { return x +; }\n", "bad", ("-O2",))
+    assert "\n" not in str(e.value) and "error" in e.value.stderr
+
+
+@pytest.mark.skipif(gccb.gcc_path() is None, reason="no gcc")
+def test_gcc_driver_links_fast_math_objects_without_ftz() -> None:
+    """Linked with -ffast-math, gcc would add crtfastmath.o, which sets FTZ/DAZ on loading."""
+    so = gccb.build_so("float half(float x) { return x * 0.5f; }\n", "fast", ("-O2", "-ffast-math"))
+    gccb.load(so)
+    assert F32(2.0 ** -126) * F32(0.5) != 0
 
 
 # -- speed harness -----------------------------------------------------------------

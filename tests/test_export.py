@@ -12,13 +12,13 @@ import importlib.util
 import json
 import math
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from evo.backends.gcc import gcc_path, run_gcc
 from evo.export import export_source
 from evo.export.native import load_c, load_library
 from evo.fullrange import WRAPPERS, expected, special_inputs
@@ -29,7 +29,7 @@ from primitives.float32 import f32_range, from_ordinal
 from targets import get_target
 from support import assert_user_error
 
-needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+needs_gcc = pytest.mark.skipif(gcc_path() is None, reason="gcc not installed")
 WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 
 # Degree-7 (exp2, exp), 6 (exp2 on [-0.5, 0.5]) and 10 (log2, log) minimax polynomials, fma Horner form,
@@ -137,7 +137,8 @@ def load_module(path: Path):
 
 
 def gcc(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["gcc", *args], cwd=cwd, capture_output=True, text=True)
+    """gcc ARGS in cwd, through evo's gcc driver (a GccError with gcc's first error if it fails)."""
+    return run_gcc(args, "gcc " + " ".join(args), cwd)
 
 
 def ulp_error(y: np.ndarray, x: np.ndarray, target) -> np.ndarray:
@@ -180,9 +181,18 @@ def test_c_compiles_cleanly(tmp_path, name, full):
     assert r.returncode == 0, r.stderr
 
 
+def test_c_export_kernel_is_the_shared_c_lowering():
+    """The exported kernel is evo.backends.c's, the code the gcc backend compiles too."""
+    from evo.backends.c import c_function
+    from evo.export.code import prepared
+
+    p = kernel("exp2")
+    assert c_function(prepared(p), "k_kernel", static=True) in export_source(p, get_target("exp2"), "c", name="k")
+
+
 C_FLAGS = {  # gnu11 -O3 contracts a*b + c by default: the file must switch that off itself
-    "c99-O2": ("-O2", "-std=c99", "-fPIC", "-shared"),
-    "gnu11-O3-native": ("-O3", "-march=native", "-std=gnu11", "-fPIC", "-shared"),
+    "c99-O2": ("-O2", "-std=c99"),
+    "gnu11-O3-native": ("-O3", "-march=native", "-std=gnu11"),
 }
 
 

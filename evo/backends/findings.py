@@ -146,11 +146,7 @@ def _probe_cached(backend: str) -> tuple[Finding, ...]:
 
 
 def probe_backend(backend: str) -> list[Finding]:
-    """All findings for `backend` (one of evo.backends.BACKENDS; cached per process)."""
-    from . import BACKENDS
+    """All findings for `backend` (a row of evo.backends.registry; cached per process)."""
+    from .registry import get_backend
 
-    if backend not in BACKENDS:
-        from ..errors import EvoError
-
-        raise EvoError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
-    return list(_probe_cached(backend))
+    return list(_probe_cached(get_backend(backend).name))

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from llvmlite import binding as llvm
@@ -65,31 +65,24 @@ def lower(p: Program, dtype: type = np.float32, name: str = "kernel") -> ir.Modu
     xs, ys, n = fn.args
     for a in (xs, ys):
         a.add_attribute("noalias")
-    entry, loop, done = fn.append_basic_block("entry"), fn.append_basic_block("loop"), fn.append_basic_block("done")
-    b = ir.IRBuilder(entry)
-    b.cbranch(b.icmp_signed(">", n, i64(0)), loop, done)
-    b.position_at_end(loop)
-    i = b.phi(i64)
-    i.add_incoming(i64(0), entry)
-    vals: list[Any] = [None] * len(p.instrs)
-    for k, ins in live_instrs(p):
-        if ins.op == X:
-            vals[k] = b.load(b.gep(xs, [i], inbounds=True))
-        elif ins.op == CONST:
-            vals[k] = ir.Constant(fty, float(dtype(ins.value)))
-        else:
-            emit = op_row(ins.op, "llvm", "llvm")
-            try:
-                vals[k] = emit(b, [vals[a] for a in ins.args])
-            except Exception as e:  # a broken emitter: name the op, keep the cause
-                raise LoweringError(f"op {ins.op!r} cannot be lowered by the llvm backend: "
-                                    f"{type(e).__name__}: {e}") from e
-    b.store(vals[p.output], b.gep(ys, [i], inbounds=True))
-    nxt = b.add(i, i64(1))
-    i.add_incoming(nxt, loop)
-    b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
-    b.position_at_end(done)
-    b.ret_void()
+
+    def body(b: ir.IRBuilder, i: Any) -> None:
+        vals: list[Any] = [None] * len(p.instrs)
+        for k, ins in live_instrs(p):
+            if ins.op == X:
+                vals[k] = b.load(b.gep(xs, [i], inbounds=True))
+            elif ins.op == CONST:
+                vals[k] = ir.Constant(fty, float(dtype(ins.value)))
+            else:
+                emit = op_row(ins.op, "llvm", "llvm")
+                try:
+                    vals[k] = emit(b, [vals[a] for a in ins.args])
+                except Exception as e:  # a broken emitter: name the op, keep the cause
+                    raise LoweringError(f"op {ins.op!r} cannot be lowered by the llvm backend: "
+                                        f"{type(e).__name__}: {e}") from e
+        b.store(vals[p.output], b.gep(ys, [i], inbounds=True))
+
+    _counted_loop(fn, n, body)
     _add_bench(module, fn)
     return module
 
@@ -100,16 +93,23 @@ def _add_bench(module: ir.Module, kernel: ir.Function) -> None:
     xs_t, ys_t, _ = kernel.function_type.args
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [xs_t, ys_t, i64, i64]), name="bench")
     xs, ys, n, reps = fn.args
+    _counted_loop(fn, reps, lambda b, r: b.call(kernel, [xs, ys, n]))
+
+
+def _counted_loop(fn: ir.Function, count: Any, body: Callable[[ir.IRBuilder, Any], Any]) -> None:
+    """fn's whole body: for (i = 0; i < count; i++) body(builder, i); return.
+    `body` emits into the one loop block (no blocks of its own)."""
+    i64 = ir.IntType(64)
     entry, loop, done = fn.append_basic_block("entry"), fn.append_basic_block("loop"), fn.append_basic_block("done")
     b = ir.IRBuilder(entry)
-    b.cbranch(b.icmp_signed(">", reps, i64(0)), loop, done)
+    b.cbranch(b.icmp_signed(">", count, i64(0)), loop, done)
     b.position_at_end(loop)
-    r = b.phi(i64)
-    r.add_incoming(i64(0), entry)
-    b.call(kernel, [xs, ys, n])
-    nxt = b.add(r, i64(1))
-    r.add_incoming(nxt, loop)
-    b.cbranch(b.icmp_signed("<", nxt, reps), loop, done)
+    i = b.phi(i64)
+    i.add_incoming(i64(0), entry)
+    body(b, i)
+    nxt = b.add(i, i64(1))
+    i.add_incoming(nxt, loop)
+    b.cbranch(b.icmp_signed("<", nxt, count), loop, done)
     b.position_at_end(done)
     b.ret_void()
 

@@ -36,7 +36,6 @@ import ctypes
 import math
 import re
 import statistics
-import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -48,6 +47,7 @@ import numpy as np
 from ..errors import EvoError
 from ..ir import Program
 from .common import structure_key
+from .registry import speed_backend
 
 DEFAULT_N = 10_000
 AZ_ITERS = 100
@@ -254,13 +254,8 @@ def xla_runner(p: Program, x: np.ndarray, interval: tuple[float, float], name: s
 
 
 def kernel_runner(p: Program, backend: str, x: np.ndarray, interval: tuple[float, float]) -> Runner:
-    if backend == "llvm":
-        return llvm_runner(p, x)
-    if backend == "xla":
-        return xla_runner(p, x, interval)
-    if backend == "gcc":
-        return gcc_runner(p, x)
-    raise EvoError(f"unknown speed backend {backend!r} (known: xla, llvm, gcc)")
+    """`p` compiled by `backend`, timed the way its registry row says (evo.backends.registry)."""
+    return speed_backend(backend).runner(p, x, interval)
 
 
 # -- library baselines ---------------------------------------------------------
@@ -283,24 +278,21 @@ _VECTOR_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp-simd")
 @lru_cache(maxsize=2)
 def _libm(vector: bool) -> Any:
     """The C library loops as a ctypes library (None if it cannot be built)."""
-    from .gcc import build_so
+    from .gcc import GccError, build_so, load
 
     source = _LIBM_C.replace("{pragma}", "_Pragma(\"omp simd\")" if vector else "")
     try:
         so = build_so(source, "libm_vec" if vector else "libm_scalar",
                       _VECTOR_FLAGS if vector else _SCALAR_FLAGS, ("-lmvec", "-lm") if vector else ("-lm",))
-        if vector and b"_ZGV" not in so.read_bytes():  # gcc did not call libmvec: not that baseline
-            return None
-        lib = ctypes.CDLL(str(so))
-    except (EvoError, subprocess.CalledProcessError, OSError):
+    except GccError:
         return None
-    if np.float32(2.0 ** -126) * np.float32(0.5) == 0:  # loading it must not switch on FTZ for us all
-        raise RuntimeError(f"loading {so} switched the process to flush subnormals (FTZ)")
-    for f in _LIBM_FUNCS:
-        fn = getattr(lib, f"bench_{f}")
-        fn.restype = None
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
-    return lib
+    if vector and b"_ZGV" not in so.read_bytes():  # gcc did not call libmvec: not that baseline
+        return None
+    try:
+        return load(so, **{f"bench_{f}": [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
+                           for f in _LIBM_FUNCS})
+    except OSError:
+        return None
 
 
 def _libm_runner(func: str, x: np.ndarray, vector: bool) -> Runner | None:
@@ -355,7 +347,7 @@ _COSTS: dict[tuple, float] = {}
 
 def kernel_timing(p: Program, backend: str, target: Any, n: int = DEFAULT_N, repeats: int = 7,
                   min_sample_s: float = 2e-4) -> Timing:
-    """One fresh measurement of `p` compiled by `backend` (xla, llvm or gcc)."""
+    """One fresh measurement of `p` compiled by `backend` (a registry row with a runner)."""
     interval = _interval(target)
     runner = kernel_runner(p, backend, points(interval, n), interval)
     return measure([runner], repeats=repeats, warmup=1, min_sample_s=min_sample_s)[0]
@@ -363,7 +355,7 @@ def kernel_timing(p: Program, backend: str, target: Any, n: int = DEFAULT_N, rep
 
 def kernel_cost(p: Program, backend: str, target: Any, n: int = DEFAULT_N, repeats: int = 7,
                 fresh: bool = False) -> float:
-    """Median ns/element of `p` under `backend` ("xla" or "llvm"), for `--cost xla|llvm`.
+    """Median ns/element of `p` under `backend`, for `--cost` (evo.config.COSTS).
 
     Cached by structure (constants left out: speed does not depend on their
     values), so one compile and one measurement serve a whole structure;

@@ -1,7 +1,8 @@
 """C99 export: `float FN(float x)` and `void FN_n(const float *x, float *y, size_t n)`.
 
-Each op is one statement from the op table's `c` template, so every operation is
-rounded to float32 exactly where the interpreter rounds. GNU C contracts a
+The kernel is the one C lowering (evo.backends.c, shared with the gcc backend): each
+op is one statement from the op table's `c` template, so every operation is rounded
+to float32 exactly where the interpreter rounds. GNU C contracts a
 separate * and + into an fma by default (-ffp-contract=fast outside ISO modes):
 the file turns that off itself (#pragma STDC FP_CONTRACT OFF for clang, GCC's
 optimize("fp-contract=off") for gcc), so any flags short of -ffast-math keep the
@@ -17,9 +18,10 @@ from string import Template
 
 from targets import Target
 
+from ..backends.c import c_function
 from ..fullrange import Wrapper, c_wrapper, fast_limit_subs
 from ..ir import Program
-from .code import Provenance, c_hex, decimal, header_lines, output_name, slots
+from .code import Provenance, header_lines
 
 C_NOTES = [
     "C99. Bit-exact with the evo float32 interpreter (IEEE binary32, round to nearest",
@@ -95,31 +97,6 @@ void ${fn}_n(const float *x, float *y, size_t n) {
 """
 
 
-def _literal(v: float) -> str:
-    h = c_hex(v) + "f"
-    return f"({h})" if h.startswith("-") else h
-
-
-def kernel_function(p: Program, fn: str, static: bool) -> str:
-    """The program as a C function of one float (p already pruned and folded)."""
-    consts: list[str] = []
-
-    def const(k: int, v: float) -> str:
-        consts.append(f"{decimal(v)}")
-        return _literal(v)
-
-    lines = []
-    for k, expr in slots(p, "x", const):
-        note = f"  /* {', '.join(consts)} */" if consts else ""
-        lines.append(f"    const float t{k} = {expr};{note}")
-        consts.clear()
-    out = output_name(p, "x", const)
-    uses_x = any(p.instrs[a].op == "x" for ins in p.instrs for a in ins.args) or p.output == 0
-    head = f"{'static inline ' if static else ''}float {fn}(float x)"
-    body = ([] if uses_x else ["    (void)x;"]) + lines + [f"    return {out};"]
-    return head + " {\n" + "\n".join(body) + "\n}\n"
-
-
 def c_source(p: Program, target: Target, fn: str, prov: Provenance, wrapper: Wrapper | None) -> str:
     summary = wrapper.summary if wrapper else None
     head = header_lines(p, target, prov, "C99", fn, summary, C_NOTES)
@@ -128,7 +105,7 @@ def c_source(p: Program, target: Target, fn: str, prov: Provenance, wrapper: Wra
              f"float {fn}(float x);\nvoid {fn}_n(const float *x, float *y, size_t n);\n",
              _PRAGMAS_ON]
     parts.append((f"/* The kernel: {wrapper.kernel}. */\n" if wrapper else "")
-                 + kernel_function(p, f"{fn}_kernel", static=True))
+                 + c_function(p, f"{fn}_kernel", static=True))
     inner = f"{fn}_kernel"
     if wrapper:
         parts.append(c_wrapper(wrapper, fn))

@@ -1,6 +1,7 @@
-"""What every export language shares: provenance header, names, literals, the slot
-walk over a program (expressions from the op table's `c` column) and embedding of
-op-table implementations into self-contained Python modules."""
+"""What every export language shares: provenance header, names, the prepared
+(pruned, folded) program, and embedding of op-table implementations into
+self-contained Python modules. The walk over a program and the float32 literals are
+the C lowering's (evo.backends.c)."""
 from __future__ import annotations
 
 import ast
@@ -9,7 +10,7 @@ import keyword
 import re
 import types
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from primitives import OPS
 from targets import Target
 
 from ..errors import EvoError
-from ..ir import CONST, X, Program, fold, prune, render
+from ..ir import Program, fold, prune, render
 
 _CALL = re.compile(r"^\s*(\w+)\(")
 
@@ -48,44 +49,10 @@ def default_name(target: Target) -> str:
     return f"evo_{base}"
 
 
-def c_hex(v: float) -> str:
-    """The float32 value of v as a short, exact hex literal (no suffix): 0x1.62e43p-1."""
-    h = float(np.float32(v)).hex()
-    mant, _, exp = h.partition("p")
-    mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
-    return f"{mant}p{exp}"
-
-
-def decimal(v: float) -> str:
-    return np.format_float_positional(np.float32(v), unique=True, trim="-") if 1e-4 <= abs(v) < 1e7 or v == 0 \
-        else np.format_float_scientific(np.float32(v), unique=True, trim="-")
-
-
 def prepared(p: Program) -> Program:
     """Dead code dropped and constant-only subexpressions folded in float32 (what the
     interpreter computes for them), so exported code has only x-dependent ops."""
     return fold(prune(p), np.float32)
-
-
-def slots(p: Program, arg: str, const: Callable[[int, float], str]) -> Iterator[tuple[int, str]]:
-    """(slot, expression) for each op slot in order (run on a pruned program); operands
-    are `arg` for x, const(slot, value) for constants and tK for earlier slots."""
-    for k, ins in enumerate(p.instrs):
-        if ins.op not in (X, CONST):
-            yield k, OPS[ins.op].c.format(*(_operand(p, a, arg, const) for a in ins.args))
-
-
-def _operand(p: Program, k: int, arg: str, const: Callable[[int, float], str]) -> str:
-    ins = p.instrs[k]
-    if ins.op == X:
-        return arg
-    if ins.op == CONST:
-        return const(k, float(ins.value))
-    return f"t{k}"
-
-
-def output_name(p: Program, arg: str, const: Callable[[int, float], str]) -> str:
-    return _operand(p, p.output, arg, const)
 
 
 def call_names(p: Program) -> dict[str, str]:

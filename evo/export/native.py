@@ -1,5 +1,6 @@
-"""Native float32 functions for verification: a C file compiled with gcc, or a symbol
-of a shared library (e.g. the system libm's expf), called on numpy arrays.
+"""Native float32 functions for verification: a C file compiled with gcc (through the
+one gcc driver, evo.backends.gcc), or a symbol of a shared library (e.g. the system
+libm's expf), called on numpy arrays.
 
 A scalar `float f(float)` is called from a small C loop (compiled once per
 process) through its address, so a whole chunk costs one ctypes call and the
@@ -8,12 +9,6 @@ GIL is released meanwhile: threads run in parallel.
 from __future__ import annotations
 
 import ctypes
-import itertools
-import os
-import re
-import shutil
-import subprocess
-import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -21,9 +16,10 @@ from typing import Callable
 
 import numpy as np
 
+from ..backends.gcc import build_so, load
 from ..errors import EvoError
 
-COMPILE_FLAGS = ("-O3", "-march=native", "-std=c99", "-fPIC", "-shared")
+COMPILE_FLAGS = ("-O3", "-march=native", "-std=c99")
 
 _MAP_C = """\
 #include <stddef.h>
@@ -37,54 +33,11 @@ _lock = threading.Lock()
 Fn32 = Callable[[np.ndarray], np.ndarray]
 
 
-def gcc() -> str:
-    path = shutil.which(os.environ.get("CC", "gcc")) or shutil.which("gcc")
-    if path is None:
-        raise EvoError("gcc not found on PATH (needed to compile C)")
-    return path
-
-
-@lru_cache(maxsize=1)
-def _workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="evo-native-"))
-
-
-_count = itertools.count()
-
-
-def _unique(stem: str, suffix: str) -> Path:
-    """A fresh file name: dlopen returns an already loaded library for a path it has seen."""
-    return _workdir() / f"{stem}-{next(_count)}{suffix}"
-
-
-def _first_error(stderr: str) -> str:
-    """The compiler's first error line, on one line."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    pick = next((ln for ln in lines if re.search(r"\berror\b", ln)), lines[0] if lines else "unknown error")
-    return re.sub(r"\s+", " ", pick)
-
-
-def compile_shared(source: Path, flags: tuple[str, ...] = COMPILE_FLAGS, out: Path | None = None) -> Path:
-    """gcc `source` into a shared object; EvoError with the compiler's first error."""
-    if not source.is_file():
-        raise EvoError(f"{source}: no such file")
-    out = out or _unique(source.stem, ".so")
-    r = subprocess.run([gcc(), *flags, "-o", str(out), str(source), "-lm"], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise EvoError(f"{source} does not compile: {_first_error(r.stderr)}")
-    return out
-
-
 @lru_cache(maxsize=1)
 def _mapper() -> ctypes.CDLL:
     with _lock:
-        src = _workdir() / "evo_map.c"
-        src.write_text(_MAP_C)
-        so = compile_shared(src, ("-O2", "-std=c99", "-fPIC", "-shared"))
-    lib = ctypes.CDLL(str(so))
-    lib.evo_map.restype = None
-    lib.evo_map.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-    return lib
+        so = build_so(_MAP_C, "evo_map", ("-O2",))
+    return load(so, evo_map=[ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t])
 
 
 class NativeFunction:
@@ -122,8 +75,6 @@ class InlinedFunction(NativeFunction):
     def __init__(self, lib: ctypes.CDLL, symbol: str, where: str) -> None:
         super().__init__(lib, symbol, where)
         self._inline = lib.evo_map_inline
-        self._inline.restype = None
-        self._inline.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, np.float32)
@@ -136,15 +87,15 @@ def load_c(path: str | Path, symbol: str, flags: tuple[str, ...] = COMPILE_FLAGS
     """Compile C file `path` (gcc -O3 -march=native -std=c99 by default) and load
     `symbol`, a `float symbol(float)`, with an inlined array loop around it."""
     path = Path(path)
-    so = compile_shared(path, flags)
-    NativeFunction(ctypes.CDLL(str(so)), symbol, str(path))  # the symbol exists (else one-line error)
-    shim = _unique(f"{path.stem}-{symbol}-map", ".c")
-    shim.write_text(_INLINE_MAP.format(path=str(path.resolve()).replace("\\", "\\\\"), symbol=symbol))
+    so = build_so(path, path.stem, flags)
+    NativeFunction(load(so), symbol, str(path))  # the symbol exists (else one-line error)
+    shim = _INLINE_MAP.format(path=str(path.resolve()).replace("\\", "\\\\"), symbol=symbol)
     try:
-        so2 = compile_shared(shim, flags)
+        so2 = build_so(shim, f"{path.stem}-{symbol}-map", flags)
     except EvoError:  # e.g. `symbol` is not `float(float)`: call it through its address instead
-        return NativeFunction(ctypes.CDLL(str(so)), symbol, str(path))
-    return InlinedFunction(ctypes.CDLL(str(so2)), symbol, str(path))
+        return NativeFunction(load(so), symbol, str(path))
+    return InlinedFunction(load(so2, evo_map_inline=[ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]),
+                           symbol, str(path))
 
 
 def load_library(library: str, symbol: str) -> NativeFunction:

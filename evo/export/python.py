@@ -26,10 +26,11 @@ import numpy as np
 from primitives import OPS
 from targets import Target
 
+from ..backends.c import decimal, f32_hex, output_name, slots
 from ..errors import EvoError
 from ..fullrange import Wrapper, py_constants, py_wrapper
 from ..ir import CONST, Program
-from .code import Provenance, c_hex, call_names, decimal, embed, header_lines, output_name, slots
+from .code import Provenance, call_names, embed, header_lines
 
 NUMPY_NOTES = ["NumPy, self-contained. float32 arithmetic with an exact fma (copied from evo's op table):",
                "bit-exact with the evo float32 interpreter."]
@@ -167,7 +168,7 @@ def _jax_helpers() -> str:
 def _const_tuple(p: Program, ty: str) -> str:
     """Module-level tuple of the kernel's constants (exact hex), unpacked by _kernel."""
     vals = [(k, float(ins.value)) for k, ins in enumerate(p.instrs) if ins.op == CONST]
-    items = "".join(f"    {ty}(float.fromhex(\"{c_hex(v)}\")),  # c{k} = {decimal(v)}\n" for k, v in vals)
+    items = "".join(f"    {ty}(float.fromhex(\"{f32_hex(v)}\")),  # c{k} = {decimal(v)}\n" for k, v in vals)
     return f"_K = (\n{items})\n" if vals else "_K = ()\n"
 
 

@@ -1,0 +1,80 @@
+"""The one C lowering: a program as C statements, from the op table's `c` templates.
+
+Both C products use it: the gcc backend's kernel (evo.backends.gcc) and the C export
+(evo.export.c); the NumPy and JAX exports walk programs with the same `slots` (the
+`c` templates of the infix ops are valid Python). Each op is one statement, so every
+operation is rounded to float32 exactly where the interpreter rounds it. Constants are
+written as exact float32 hex literals (`f32_hex`, also used by the full-range
+wrappers' constants and the Python exports).
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..ir import CONST, X, Program, live_instrs
+from .common import op_row
+
+ConstFn = Callable[[int, float], str]
+
+
+def f32_hex(v: float) -> str:
+    """The float32 value of v as a short, exact hex literal (no suffix): 0x1.62e43p-1."""
+    mant, _, exp = float(np.float32(v)).hex().partition("p")
+    return f"{mant.rstrip('0').rstrip('.')}p{exp}"
+
+
+def c_float(v: float) -> str:
+    """An exact C float literal for the float32 value of v, safe as an operand: 0x1p-1f, (-0x1p-1f)."""
+    h = f32_hex(v) + "f"
+    return f"({h})" if h.startswith("-") else h
+
+
+def decimal(v: float) -> str:
+    """The shortest decimal that reads back as the float32 value of v (for comments)."""
+    return np.format_float_positional(np.float32(v), unique=True, trim="-") if 1e-4 <= abs(v) < 1e7 or v == 0 \
+        else np.format_float_scientific(np.float32(v), unique=True, trim="-")
+
+
+def slots(p: Program, arg: str, const: ConstFn) -> Iterator[tuple[int, str]]:
+    """(slot, expression) for each live op slot in order; operands are `arg` for x,
+    const(slot, value) for constants and tK for earlier slots."""
+    for k, ins in live_instrs(p):
+        if ins.op not in (X, CONST):
+            yield k, op_row(ins.op, "C", "c").format(*(_operand(p, a, arg, const) for a in ins.args))
+
+
+def _operand(p: Program, k: int, arg: str, const: ConstFn) -> str:
+    ins = p.instrs[k]
+    if ins.op == X:
+        return arg
+    if ins.op == CONST:
+        return const(k, float(ins.value))
+    return f"t{k}"
+
+
+def output_name(p: Program, arg: str, const: ConstFn) -> str:
+    """The operand that is the program's result."""
+    return _operand(p, p.output, arg, const)
+
+
+def c_function(p: Program, fn: str, static: bool = False) -> str:
+    """`float fn(float x)` computing p, one `const float tK = ...;` statement per op,
+    each constant's decimal value in a comment ("static inline" if static)."""
+    consts: list[str] = []
+
+    def const(k: int, v: float) -> str:
+        consts.append(decimal(v))
+        return c_float(v)
+
+    lines = []
+    for k, expr in slots(p, "x", const):
+        note = f"  /* {', '.join(consts)} */" if consts else ""
+        lines.append(f"    const float t{k} = {expr};{note}")
+        consts.clear()
+    out = output_name(p, "x", const)
+    uses_x = p.output == 0 or any(a == 0 for _, ins in live_instrs(p) for a in ins.args)
+    head = f"{'static inline ' if static else ''}float {fn}(float x)"
+    body = ([] if uses_x else ["    (void)x;"]) + lines + [f"    return {out};"]
+    return head + " {\n" + "\n".join(body) + "\n}\n"
