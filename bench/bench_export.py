@@ -148,9 +148,9 @@ def kernel_from(name: str, source: str, interval: str | None) -> tuple[Program, 
         from evo.runs import load_front
 
         front = load_front(path)
-        if not member and len(front.members) != 1:
-            raise EvoError(f"{path} has {len(front.members)} front members: say which, {path}:ID")
-        p, t, prov = run_member(path, member or str(front.members[0]["id"]))
+        if not member and len(front) != 1:
+            raise EvoError(f"{path} has {len(front)} front members: say which, {path}:ID")
+        p, t, prov = run_member(path, member or str(front[0].id))
         if t.full_range != name:
             raise EvoError(f"{source} is a kernel for {t.name}, not {name}")
         return p, t, prov, prov.source

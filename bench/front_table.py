@@ -31,13 +31,14 @@ def main(paths: list[str]) -> None:
               f"(run {path})\n")
         print("| ops | evolved max ULP (sample) | evolved, exhaustive | best baseline | baseline max ULP (sample) |")
         print("|---|---|---|---|---|")
-        evolved = {int(m["cost"]): m for m in front.members}
+        evolved = {int(m.cost): m for m in front}
         for ops in sorted(set(evolved) | set(best_base)):
             if ops == 0 or ops > 16:
                 continue
-            m = evolved.get(ops) or {}
+            m = evolved.get(ops)
             b = best_base.get(ops)
-            print(f"| {ops} | {fmt(m.get('max_ulp'))} | {fmt(m.get('exhaustive_max_ulp'))} "
+            sample = max(m.train.max, m.validation.max) if m and m.validation else None
+            print(f"| {ops} | {fmt(sample)} | {fmt(m.exhaustive_max if m else None)} "
                   f"| {b[1] if b else '-'} | {fmt(b[0]) if b else '-'} |")
 
 

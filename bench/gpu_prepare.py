@@ -31,7 +31,7 @@ from primitives.float32 import f32_range, from_ordinal  # noqa: E402
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     front = load_front(ROOT / "bench" / "kernels" / "exp2-sym-8ops")
-    p, _ = front.member(str(front.members[0]["id"]))
+    p = front[0].program
     a, b = f32_range(*front.target.interval)
     x = from_ordinal(np.unique(np.linspace(a, b, 1_500_000).round().astype(np.int64)))
     (out / "k_exp2.py").write_text(export_source(p, front.target, "jax", name="k"))
@@ -39,7 +39,7 @@ def main(out: Path) -> None:
     np.save(out / "k_want.npy", evaluate(p, x))
 
     front = load_front(ROOT / "bench" / "kernels" / "exp-7ops")
-    p, _ = front.member(str(front.members[0]["id"]))
+    p = front[0].program
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.integers(0, 2 ** 32, 2_000_000, dtype=np.uint64).astype(np.uint32).view(np.float32),
                         rng.uniform(-90, 90, 1_000_000).astype(np.float32)])

@@ -1,7 +1,8 @@
 """evo: discover float32 numeric kernels by regularized evolution.
 
-Public surface: programs (Program, Instr), the interpreter (evaluate), scoring
-(Scorer), targets (get_target).
+The Python API (evo.api): search, resume, load_run -> Run (its .front: a Front of
+Member records), verify, export, baselines. Below it: programs (Program, Instr),
+the interpreter (evaluate), scoring (Scorer), targets (get_target). Errors: EvoError.
 """
 from importlib.metadata import PackageNotFoundError, version
 
@@ -17,6 +18,11 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+src"
 
-__all__ = ["Program", "Instr", "evaluate", "Scorer", "ErrorStats", "get_target", "Target", "TARGETS",
+from .api import Run, Verification, baselines, export, load_run, resume, search, verify  # noqa: E402
+from .member import Member  # noqa: E402
+from .runs import Front  # noqa: E402
+
+__all__ = ["search", "resume", "load_run", "Run", "Front", "Member", "verify", "Verification", "export",
+           "baselines", "Program", "Instr", "evaluate", "Scorer", "ErrorStats", "get_target", "Target", "TARGETS",
            "EvoError", "ProgramError", "canonical", "fold", "prune", "simplify", "render", "dumps", "loads",
            "__version__"]

@@ -647,13 +647,13 @@ def parse_degrees(text: str) -> list[int]:
     for part in text.split(","):
         mt = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not mt:
-            raise EvoError(f"--degrees {text!r}: expected a degree N or a range LO-HI, e.g. 2-8")
+            raise EvoError(f"{{--degrees}} {text!r}: expected a degree N or a range LO-HI, e.g. 2-8")
         lo = int(mt.group(1))
         hi = int(mt.group(2)) if mt.group(2) is not None else lo
         if lo > hi:
-            raise EvoError(f"--degrees {text!r}: range {lo}-{hi} is reversed (use LO-HI with LO <= HI)")
+            raise EvoError(f"{{--degrees}} {text!r}: range {lo}-{hi} is reversed (use LO-HI with LO <= HI)")
         if lo < 1 or hi > MAX_DEGREE:
-            raise EvoError(f"--degrees {text!r}: degrees must be between 1 and {MAX_DEGREE}")
+            raise EvoError(f"{{--degrees}} {text!r}: degrees must be between 1 and {MAX_DEGREE}")
         out.extend(range(lo, hi + 1))
     return sorted(set(out))
 

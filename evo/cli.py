@@ -9,8 +9,6 @@ import sys
 
 import click
 
-from targets import TargetError
-
 from .commands._lazy import LazyGroup
 from .errors import EvoError
 
@@ -51,8 +49,8 @@ def main(argv: list[str] | None = None) -> None:
         fail(e.format_message().replace("\n", " ") + hint)
     except click.ClickException as e:
         fail(e.format_message().replace("\n", " "))
-    except (EvoError, TargetError) as e:
-        fail(str(e))
+    except EvoError as e:
+        fail(e.cli_message())
     except KeyboardInterrupt:
         fail("interrupted")
     except BrokenPipeError:

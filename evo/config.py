@@ -9,8 +9,9 @@ from primitives import DEFAULT_SEARCH_OPS, OPS
 from .backends.registry import COST_BACKENDS, SEMANTICS_BACKENDS
 from .errors import EvoError
 from .fit import FitConfig
+from .strategy import STRATEGIES
 
-ALGORITHMS = ("regularized", "nsga2")
+ALGORITHMS = tuple(STRATEGIES)
 COSTS = ("ops", *COST_BACKENDS)  # the op count, or a backend's measured ns/element
 SEMANTICS = SEMANTICS_BACKENDS
 
@@ -25,7 +26,12 @@ class SearchConfig:
     algorithm: str = "regularized"
     population: int = 64
     tournament: int = 8
-    archive_parents: float = 0.25        # share of parents drawn from the whole-run front
+    archive_parents: float = 0.25        # share of parents drawn from their island's front
+    islands: int = 4                     # populations evolving side by side (population members each)
+    migrate_every: int = 2000            # evaluations between migrations of whole-run front members
+    restart_after: int = 6000            # an island whose front has not moved in this many of its
+                                         # evaluations starts again from f(x) = x
+    train_capacity: int = 512            # grown training points kept (the oldest leave first)
     budget_seconds: float | None = None
     max_evals: int | None = None
     seed: int = 0
@@ -40,7 +46,7 @@ class SearchConfig:
     max_ops: int = 24
     fit: FitConfig = field(default_factory=FitConfig)
     checkpoint_every: float = 30.0       # seconds
-    verify_below: float = 2.0            # verify front members under this max ULP at the end
+    verify_below: float = 2.0            # verify front members under this max ULP (in the loop and at the end)
     validation_seed: int = 1
 
     def __post_init__(self) -> None:
@@ -78,11 +84,15 @@ def check(c: SearchConfig) -> None:
     if c.dtype not in ("float32", "float64"):
         raise EvoError(f"unknown dtype {c.dtype!r} (known: float32, float64)")
     if c.budget_seconds is None and c.max_evals is None:
-        raise EvoError("give a budget: --budget DURATION or --evals N")
+        raise EvoError("give a budget: {--budget=budget_seconds} or {--evals=max_evals}")
     if c.budget_seconds is not None and not c.budget_seconds > 0:
         raise EvoError(f"budget must be positive, got {c.budget_seconds:g} s")
     if c.max_evals is not None and c.max_evals <= 0:
-        raise EvoError(f"--evals must be positive, got {c.max_evals}")
+        raise EvoError(f"{{--evals=max_evals}} must be positive, got {c.max_evals}")
+    if c.islands < 1:
+        raise EvoError(f"islands must be >= 1, got {c.islands}")
+    if c.migrate_every < 1 or c.restart_after < 1 or c.train_capacity < 0:
+        raise EvoError("migrate_every and restart_after must be >= 1, train_capacity >= 0")
     if c.tournament < 1 or c.population < 2:
         raise EvoError(f"population must be >= 2 and tournament >= 1 (got {c.population}, {c.tournament})")
     if c.population < c.tournament:
@@ -90,12 +100,17 @@ def check(c: SearchConfig) -> None:
     if not 0.0 <= c.archive_parents <= 1.0:
         raise EvoError(f"archive parent share must be in [0, 1], got {c.archive_parents}")
     if c.workers is not None and c.workers < 0:
-        raise EvoError(f"--workers must be >= 0, got {c.workers}")
+        raise EvoError(f"{{--workers}} must be >= 0, got {c.workers}")
     if c.batch_size < 1:
         raise EvoError(f"batch size must be >= 1, got {c.batch_size}")
     bad = [o for o in c.ops if o not in OPS]
     if bad:
         raise EvoError(f"unknown op {bad[0]!r} (known: {', '.join(OPS)})")
+    for name, w in c.cost_weights:
+        if name not in OPS:
+            raise EvoError(f"unknown op {name!r} in the op costs (known: {', '.join(OPS)})")
+        if not w >= 0:
+            raise EvoError(f"op costs must be >= 0, got {name}={w}")
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "": 1}
@@ -110,20 +125,3 @@ def parse_duration(text: str) -> float:
     if seconds <= 0:
         raise EvoError(f"budget must be positive, got {text!r}")
     return seconds
-
-
-def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
-    """'div=4,fma=1' -> (("div", 4.0), ("fma", 1.0))."""
-    out = []
-    for item in text.split(","):
-        name, _, value = item.partition("=")
-        try:
-            w = float(value)
-        except ValueError:
-            raise EvoError(f"--op-cost {text!r}: expected OP=WEIGHT pairs, e.g. div=4,fma=1") from None
-        if name.strip() not in OPS:
-            raise EvoError(f"unknown op {name.strip()!r} in --op-cost (known: {', '.join(OPS)})")
-        if not w >= 0:
-            raise EvoError(f"--op-cost {text!r}: weights must be >= 0")
-        out.append((name.strip(), w))
-    return tuple(out)

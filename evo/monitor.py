@@ -15,7 +15,9 @@ from .ir import render
 from .progress import stderr_console
 
 if TYPE_CHECKING:
-    from .search import Search
+    from .evolution import Search
+
+TAG = {"exhaustive": "x", "validation": "v", "train": "t"}
 
 
 def _fmt(v: float) -> str:
@@ -79,13 +81,17 @@ class Monitor:
         if workers:
             head += "  evals/s per worker " + (" ".join(
                 f"{w} {r:.1f}" for w, r in sorted(self.worker_rates(s).items())) or "-")
+        head += (f"  islands {len(s.state.islands)} (restarts {st.restarts})  training points {s.training.size}"
+                 f"  exhaustive checks {st.checks}")
         if self._live is None:
-            front = "  ".join(f"{a.cost:g}:{_fmt(a.error)}" for a in s.archive)
-            print(f"[evo] {head}  front (cost:max {s.scorer.unit}) {front}", file=sys.stderr, flush=True)
+            front = "  ".join(f"{a.cost:g}:{_fmt(a.error)}{TAG[a.error_on]}" for a in s.archive)
+            print(f"[evo] {head}  front (cost:max {s.scorer.unit}; x exhaustive, v validation, t train) {front}",
+                  file=sys.stderr, flush=True)
             return
-        table = Table(title=f"Pareto front ({s.target.expr}, training max {s.scorer.unit})", expand=False)
-        for col in ("cost", f"max {s.scorer.unit}", "id", "expression"):
+        table = Table(title=f"Pareto front ({s.target.expr}; max {s.scorer.unit} is the best known: exhaustive, "
+                            "else the larger of validation and train)", expand=False)
+        for col in ("cost", f"max {s.scorer.unit}", "measured on", "id", "expression"):
             table.add_column(col)
         for a in s.archive[-12:]:
-            table.add_row(f"{a.cost:g}", _fmt(a.error), str(a.id), render(a.program)[:90])
+            table.add_row(f"{a.cost:g}", _fmt(a.error), a.error_on, str(a.id), render(a.program)[:90])
         self._live.update(Group(Text(head), table))

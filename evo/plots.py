@@ -1,51 +1,64 @@
-"""Plots of a run: front.png (front vs baselines), progress.png (best error per cost over evaluations)."""
+"""Plots of a run: front.png (the front against the classical baselines) and
+progress.png (best error per cost over evaluations). Figures are built from the
+Front records (evo.runs), so every point is labelled by where its error was measured.
+They are plain matplotlib Figures, not pyplot ones: no GUI backend is touched, and a
+notebook shows the one `Front.plot()` returns."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from .runs import load_front
 
-from .runs import load_front  # noqa: E402
+if TYPE_CHECKING:
+    from .runs import Front
+
+MARKERS = {"exhaustive": ("*", 140, "k", "exhaustive (every float32)"),
+           "validation": ("o", 40, "C3", "validation sample"),
+           "train": ("^", 40, "C1", "training set")}
 
 
-def baseline_points(front) -> list[tuple[str, float, float]]:
-    """(name, ops, max ULP) of the classical baselines for the run's target, if it has them."""
-    try:
-        from .baselines import baselines
-    except ImportError:
-        return []
-    return [(b.name, float(b.ops), float(b.max_ulp)) for b in baselines(front.target)]
+def baseline_points(front: "Front") -> list[tuple[str, float, float]]:
+    """(name, ops, max error on the validation sample) of the classical baselines for the run's target."""
+    from .baselines import baselines
+
+    return [(b.name, float(b.ops), float(b.max_ulp)) for b in baselines(front.target, on_skip=lambda *a: None)]
+
+
+def front_figure(front: "Front", with_baselines: bool = True) -> Figure:
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    pts = [(m.cost, m.error) for m in front if m.error > 0 and m.error != float("inf")]
+    if pts:
+        ax.step(*zip(*pts), where="post", color="C3", alpha=0.5, label="evolved front (best known error)")
+    for kind, (marker, size, color, label) in MARKERS.items():
+        sel = [(m.cost, m.error) for m in front if m.error_on == kind and 0 < m.error < float("inf")]
+        if sel:
+            ax.scatter(*zip(*sel), marker=marker, s=size, color=color, zorder=5, label=f"evolved: {label}")
+    if with_baselines and front.dtype == "float32":
+        for i, form in enumerate(("fma", "horner")):
+            b = [(o, e) for n, o, e in baseline_points(front) if n.endswith(form) and e > 0]
+            if b:
+                ax.scatter(*zip(*b), marker="x", color=f"C{i}", label=f"baselines ({form}, validation sample)")
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("cost (x-dependent ops)" if front.cost_kind == "ops" else "cost (ns/element)")
+    ax.set_ylabel(f"max error ({front.unit})")
+    lo, hi = front.target.interval
+    ax.set_title(f"{front.target.expr} on [{lo:.4g}, {hi:.4g}]")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def plot_front(run: Path, out: Path | None = None) -> Path:
-    front = load_front(run)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    pts = [(m["cost"], m.get("max_ulp") or m.get("max_rel")) for m in front.members]
-    pts = [(c, e) for c, e in pts if isinstance(e, (int, float))]
-    if pts:
-        ax.step(*zip(*pts), where="post", marker="o", color="C3", label="evolved front (validation)")
-    ver = [(m["cost"], m["exhaustive_max_ulp"]) for m in front.members if m.get("exhaustive_max_ulp") is not None]
-    if ver:
-        ax.scatter(*zip(*ver), marker="*", s=120, color="k", zorder=5, label="exhaustive max ULP")
-    for i, form in enumerate(("fma", "horner")):
-        b = [(o, e) for n, o, e in baseline_points(front) if n.endswith(form) and e > 0]
-        if b:
-            ax.scatter(*zip(*b), marker="x", color=f"C{i}", label=f"baselines ({form})")
-    ax.set_yscale("log")
-    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("cost (x-dependent ops)" if front.meta.get("cost", "ops") == "ops" else "cost (ns/element)")
-    ax.set_ylabel("max error (ULP)")
-    ax.set_title(f"{front.target.expr} on [{front.target.interval[0]:.4g}, {front.target.interval[1]:.4g}]")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
     out = out or run / "front.png"
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    front_figure(load_front(run)).savefig(out, dpi=110)
     return out
 
 
@@ -63,24 +76,24 @@ def plot_progress(run: Path, out: Path | None = None) -> Path:
         series = best.setdefault(c, [])
         if not series or err < series[-1][1]:
             series.append((n, err))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     costs = sorted(best)[:16]
     last = max((n for series in best.values() for n, _ in series), default=1)
     for k, c in enumerate(costs):
         xs, ys = map(list, zip(*best[c]))
         ax.step(xs + [last], ys + [ys[-1]], where="post", label=f"cost {c:g}",
-                color=plt.cm.viridis(k / max(len(costs) - 1, 1)))
+                color=colormaps["viridis"](k / max(len(costs) - 1, 1)))
     ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel("evaluations")
-    ax.set_ylabel("best training max error")
+    ax.set_ylabel("best training max error (sampled)")
     ax.grid(alpha=0.3)
     if best:
         ax.legend(fontsize=7, ncol=2)
     out = out or run / "progress.png"
     fig.tight_layout()
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
 
 

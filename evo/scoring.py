@@ -1,6 +1,6 @@
 """Error of a program against a target: ULP (float32), fixed ULP, or relative (float64).
 
-ULP error, DESIGN.md: err = |y - v| / ulp(v), ulp(v) = 2^(E-23) with
+ULP error (as defined in the design notes): err = |y - v| / ulp(v), ulp(v) = 2^(E-23) with
 2^E <= |v| < 2^(E+1), E >= -126. v is the exact value (double-double here).
 NaN or inf where v is finite scores inf: the worst score.
 """
@@ -69,7 +69,19 @@ def json_float(v: float) -> float | str:
     return v if np.isfinite(v) else "inf"
 
 
+def merged(a: ErrorStats, b: ErrorStats) -> ErrorStats:
+    """The statistics of two disjoint point sets taken together."""
+    if not b.n:
+        return a
+    top = b if b.max > a.max else a
+    n = a.n + b.n
+    mean = (a.mean * a.n + b.mean * b.n) / n if n else 0.0
+    return ErrorStats(top.max, mean, top.argmax, n)
+
+
 def stats(err: np.ndarray, x: np.ndarray) -> ErrorStats:
+    if not err.size:
+        return ErrorStats(0.0, 0.0, float("nan"), 0)
     i = int(np.argmax(err))
     mean = float(np.mean(err)) if np.all(np.isfinite(err)) else float("inf")
     return ErrorStats(float(err[i]), mean, float(x[i]), int(err.size))
@@ -148,22 +160,35 @@ class Scorer:
     def validation(self) -> PointSet:
         return self._points(validation_inputs(self.target, self.seed, self.n_validation, self.np_dtype))
 
+    def weights(self, pts: PointSet) -> np.ndarray:
+        """1 / (the error unit at each point): residuals times these are errors (for fitting)."""
+        if self.metric == "relative":
+            return 1.0 / np.abs(pts.hi)
+        if self.metric == "fixed":
+            return np.full(pts.x.size, 1.0 / float(ulp32(np.float64(self.fixed_ref))))
+        return 1.0 / ulp32(pts.hi, pts.lo)
+
     def errors(self, y: np.ndarray, pts: PointSet) -> np.ndarray:
         if self.metric == "relative":
             return error_relative(y, pts.hi, pts.lo)
         fixed = float(ulp32(np.float64(self.fixed_ref))) if self.metric == "fixed" else None
         return error_ulp(y, pts.hi, pts.lo, fixed)
 
-    def score(self, p: Program, on: Literal["train", "validation"] = "validation") -> ErrorStats:
-        """Error statistics of `p`; never raises on a valid program."""
-        pts = self.train if on == "train" else self.validation
+    def score(self, p: Program, on: Literal["train", "validation"] | PointSet = "validation") -> ErrorStats:
+        """Error statistics of `p` on the training or validation set (or given points);
+        never raises on a valid program."""
+        pts = on if isinstance(on, PointSet) else self.train if on == "train" else self.validation
+        return stats(self.point_errors(p, pts), pts.x)
+
+    def point_errors(self, p: Program, pts: PointSet) -> np.ndarray:
+        """Per-point errors of `p` on `pts`, computed as `semantics` computes."""
         if self.semantics == "interp" or self.dtype != "float32":
             y = evaluate(p, pts.x, self.np_dtype)
         else:
             from .backends import run_backend
 
             y = run_backend(p, pts.x, self.semantics)
-        return stats(self.errors(y, pts), pts.x)
+        return self.errors(y, pts)
 
     def __reduce__(self) -> tuple:
         return (Scorer, (self.target, self.dtype, self.metric, self.fixed_ref, self.seed, self.n_train,

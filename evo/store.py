@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
 from .config import SearchConfig
 from .errors import EvoError
-from .runs import FRONT_FORMAT
+from .runs import ERRORS_NOTE, FRONT_FORMAT
 
-CHECKPOINT_FORMAT = "evo-checkpoint/1"
+CHECKPOINT_FORMAT = "evo-checkpoint/2"
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -52,10 +53,10 @@ class RunStore:
             except (OSError, ValueError):
                 same = False
             if same:
-                raise EvoError(f"{path} already holds this run; continue it with: evo search --resume {path}")
-            raise EvoError(f"{path} already holds a different run; choose another --name or --out")
+                raise EvoError(f"{path} already holds this run; continue it with: evo search --resume {path} (or evo.resume)")
+            raise EvoError(f"{path} already holds a different run; choose another {{--name}} or {{--out}}")
         if path.exists() and any(path.iterdir()):
-            raise EvoError(f"{path} exists and is not empty; choose another --name or --out")
+            raise EvoError(f"{path} exists and is not empty; choose another {{--name}} or {{--out}}")
         path.mkdir(parents=True, exist_ok=True)
         atomic_write(cfg_file, _json(config.to_dict()))
         return RunStore(path)
@@ -83,11 +84,13 @@ class RunStore:
             return None
         try:
             d = json.loads(f.read_text())
-            if d.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError("unknown format")
-            return d
+            fmt = d.get("format")
         except (OSError, ValueError, AttributeError):
             raise EvoError(f"{f}: checkpoint is corrupt or truncated; nothing was changed") from None
+        if fmt != CHECKPOINT_FORMAT:
+            raise EvoError(f"{f}: checkpoint format {fmt!r} is not {CHECKPOINT_FORMAT!r} (written by another "
+                           "evo version); this evo cannot resume it, nothing was changed")
+        return d
 
     # -- outputs --------------------------------------------------------------------
     def event(self, kind: str, **fields: Any) -> None:
@@ -101,12 +104,11 @@ class RunStore:
             self._events.flush()
             os.fsync(self._events.fileno())
 
-    def save_front(self, run: str, target: dict, config: SearchConfig, members: list[dict]) -> None:
+    def save_front(self, run: str, target: dict, config: SearchConfig, members: list[dict], extra: dict) -> None:
         atomic_write(self.path / "front.json", _json({
             "format": FRONT_FORMAT, "run": run, "target": target, "dtype": config.dtype,
             "metric": config.metric, "seed": config.seed, "cost": config.cost,
-            "error_on": "validation set (sampled); exhaustive_max_ulp where verified",
-            "members": members}))
+            "errors": ERRORS_NOTE, **extra, "members": members}))
 
     def read_events(self) -> list[dict]:
         f = self.path / "events.jsonl"
@@ -119,7 +121,62 @@ class RunStore:
                     pass  # a line cut by a kill
         return out
 
+    # -- who is searching it ------------------------------------------------------------
+    def claim(self) -> None:
+        """Mark the run as being searched by this process (runs/NAME/.lock), or refuse
+        if another live process on this machine is searching it."""
+        lock = self.path / ".lock"
+        owner = _lock_owner(lock)
+        if owner is not None and owner != os.getpid():
+            raise EvoError(f"{self.path} is being searched by process {owner}; wait for it or stop it first")
+        atomic_write(lock, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}))
+
+    def status(self) -> str:
+        """finished | interrupted (Ctrl-C) | running | stopped (killed or crashed: resumable)."""
+        if _lock_owner(self.path / ".lock") is not None:
+            return "running"
+        last = _last_event(self.path / "events.jsonl")
+        return {"end": "finished", "interrupted": "interrupted"}.get(last, "stopped")
+
     def close(self) -> None:
         if self._events is not None:
             self._events.close()
             self._events = None
+        lock = self.path / ".lock"
+        if _lock_owner(lock) == os.getpid():
+            lock.unlink(missing_ok=True)
+
+
+def _lock_owner(lock: Path) -> int | None:
+    """The pid holding the run's lock, if it is alive on this machine."""
+    try:
+        d = json.loads(lock.read_text())
+        pid = int(d["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if d.get("host") != socket.gethostname():
+        return pid  # another machine's: assume it runs
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+def _last_event(path: Path) -> str | None:
+    """The kind of the last complete event line (read from the end: logs grow large)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 65536))
+            tail = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(tail):
+        try:
+            return json.loads(line).get("event")
+        except (ValueError, AttributeError):
+            continue
+    return None

@@ -190,9 +190,10 @@ def exhaustive(fn: Fn32, target: Target, interval: tuple[float, float] | None = 
 
 
 def verify_program(p: Program, target: Target, interval: tuple[float, float] | None = None,
-                   progress: ProgressFn | None = None) -> VerifyResult:
+                   progress: ProgressFn | None = None, threads: int | None = None) -> VerifyResult:
     """Exhaustive check of a float32 program: LLVM build, cross-checked against the interpreter."""
     from .backends.llvm import compile_kernel
 
     kernel = compile_kernel(p, np.float32)
-    return exhaustive(kernel, target, interval, progress=progress, check=lambda x: evaluate(p, x, np.float32))
+    return exhaustive(kernel, target, interval, progress=progress, check=lambda x: evaluate(p, x, np.float32),
+                      threads=threads)

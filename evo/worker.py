@@ -8,6 +8,7 @@ import socket
 import time
 import traceback
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,8 +16,14 @@ from targets import target_from_dict
 
 from .fit import FitConfig, fit_errors
 from .ir import Program, from_dict, to_dict
-from .scoring import Scorer, ulp32
+from .scoring import PointSet, Scorer
 from .scoring import stats as score_stats  # `stats` names the per-child figures below
+from .training import Extra, with_extra
+
+if TYPE_CHECKING:
+    from targets import Target
+
+    from .config import SearchConfig
 
 
 @dataclass(frozen=True)
@@ -27,11 +34,22 @@ class EvalSpec:
     dtype: str = "float32"
     metric: str = "ulp"
     fixed_ref: float = 1.5
-    seed: int = 1                     # validation points
+    validation_seed: int = 1          # which random validation points
     fit: FitConfig = field(default_factory=FitConfig)
     cost: str = "ops"                 # ops | xla | llvm
     cost_weights: tuple[tuple[str, float], ...] = ()
     semantics: str = "interp"         # score under: interp | xla | llvm
+
+    @staticmethod
+    def of(config: "SearchConfig", target: "Target") -> "EvalSpec":
+        """The part of a search's settings a worker needs, for the target the search resolved."""
+        return EvalSpec(target=target.to_dict(), dtype=config.dtype, metric=config.metric,
+                        fixed_ref=config.fixed_ref, validation_seed=config.validation_seed, fit=config.fit,
+                        cost=config.cost, cost_weights=config.cost_weights, semantics=config.semantics)
+
+    def scorer(self) -> Scorer:
+        return Scorer(target_from_dict(self.target), self.dtype, self.metric, self.fixed_ref, self.validation_seed,
+                      semantics=self.semantics)
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,10 @@ class Task:
     program: dict
     parent: int | None
     mutation: str
+    island: int = 0
+    # The grown training points. Every task of a batch holds the same object, which a
+    # batch's pickle (Ray) then carries once.
+    training: Extra | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,18 @@ class Result:
     seconds: float          # whole evaluation
     worker: str = ""
     failure: str = ""       # why the candidate scored worst, if it did
+    argmax: float = float("nan")   # training input of the max error
+    island: int = 0
+    train_version: int = 0  # the training set's version it was fitted and scored on
+    train_inputs: int = 0
+
+
+def spec_for(config: "SearchConfig") -> EvalSpec:
+    """The EvalSpec of a config, resolving its target (tests and benchmarks; a search
+    resolves its target once and calls EvalSpec.of)."""
+    from targets import get_target
+
+    return EvalSpec.of(config, get_target(config.target, config.interval))
 
 
 def start_xla_on_one_core() -> None:
@@ -74,18 +108,19 @@ class Worker:
 
     def __init__(self, spec: EvalSpec) -> None:
         self.spec = spec
-        self.scorer = Scorer(target_from_dict(spec.target), spec.dtype, spec.metric, spec.fixed_ref, spec.seed,
-                             semantics=spec.semantics)
+        self.scorer = spec.scorer()
         if "xla" in (spec.cost, spec.semantics):
             start_xla_on_one_core()
-        tr = self.scorer.train
-        if self.scorer.metric == "relative":
-            self.weights = 1.0 / np.abs(tr.hi)
-        elif self.scorer.metric == "fixed":
-            self.weights = np.full(tr.x.size, 1.0 / float(ulp32(np.float64(spec.fixed_ref))))
-        else:
-            self.weights = 1.0 / ulp32(tr.hi, tr.lo)
+        self._training: tuple[int, PointSet, np.ndarray] | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}"
+
+    def training(self, extra: Extra | None) -> tuple[int, PointSet, np.ndarray]:
+        """(version, points, weights) of the training set a task was made for (kept per version)."""
+        version = extra.version if extra is not None else 0
+        if self._training is None or self._training[0] != version:
+            pts = with_extra(self.scorer.train, extra)
+            self._training = (version, pts, self.scorer.weights(pts))
+        return self._training
 
     def cost(self, p: Program) -> float:
         if self.spec.cost == "ops":
@@ -97,14 +132,14 @@ class Worker:
     def evaluate(self, task: Task) -> Result:
         t0 = time.perf_counter()
         p = from_dict(task.program)
-        tr = self.scorer.train
+        version, tr, weights = self.training(task.training)
         try:
-            fitted, err = fit_errors(p, tr.x, tr.hi, tr.lo, self.weights,
+            fitted, err = fit_errors(p, tr.x, tr.hi, tr.lo, weights,
                                      lambda y, i: self.scorer.errors(y, tr.subset(i)), self.scorer.np_dtype, self.spec.fit)
             t_fit = time.perf_counter() - t0
             # Fitting already ran the fitted program on the training set, under the
             # interpreter; another backend's semantics needs its own run.
-            stats = score_stats(err, tr.x) if self.spec.semantics == "interp" else self.scorer.score(fitted, "train")
+            stats = score_stats(err, tr.x) if self.spec.semantics == "interp" else self.scorer.score(fitted, tr)
             cost = self.cost(fitted)
             failure = ""
         except Exception as e:  # a candidate must never stop the search: it scores worst
@@ -114,7 +149,9 @@ class Worker:
         error = stats.max if stats else float("inf")
         mean = stats.mean if stats else float("inf")
         return Result(task.id, to_dict(fitted), task.parent, task.mutation, error, mean, cost,
-                      t_fit, time.perf_counter() - t0, self.name, failure)
+                      t_fit, time.perf_counter() - t0, self.name, failure,
+                      argmax=stats.argmax if stats else float("nan"), island=task.island,
+                      train_version=version, train_inputs=int(tr.x.size))
 
     def evaluate_batch(self, tasks: list[Task]) -> list[Result]:
         return [self.evaluate(t) for t in tasks]

@@ -9,13 +9,14 @@ from typing import Any, Callable
 import mpmath
 import numpy as np
 
+from primitives.errors import EvoError
 from primitives.float32 import f32_range
 
 from .expr import ExprError, compile_mp, compile_np, parse
 from .truth import cached_exact_values
 
 
-class TargetError(ValueError):
+class TargetError(EvoError, ValueError):
     """Unknown target, bad expression or bad interval (one-line message)."""
 
 
@@ -112,10 +113,10 @@ def get_target(name_or_expr: str, interval: tuple[float, float] | str | None = N
     except ExprError as e:
         if name_or_expr.isidentifier():
             raise TargetError(f"unknown target {name_or_expr!r} (known: {', '.join(TARGETS)}; "
-                              f"or an expression in x with --interval A,B)") from None
+                              f"or an expression in x with {{--interval}} A,B)") from None
         raise TargetError(str(e)) from None
     if interval is None:
-        raise TargetError(f"custom target {name_or_expr!r} needs an interval (--interval A,B)")
+        raise TargetError(f"custom target {name_or_expr!r} needs an interval ({{--interval}} A,B)")
     lo, hi = check_interval(name_or_expr, *interval)
     return Target(name_or_expr, name_or_expr, (lo, hi), "custom")
 

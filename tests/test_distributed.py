@@ -26,7 +26,8 @@ from evo.errors import EvoError  # noqa: E402
 from evo.evaluators import LocalEvaluator  # noqa: E402
 from evo.ir import Program, to_dict  # noqa: E402
 from evo.pareto import dominates  # noqa: E402
-from evo.search import Search, spec_for  # noqa: E402
+from evo.evolution import Search
+from evo.worker import spec_for  # noqa: E402
 from evo.store import RunStore  # noqa: E402
 from evo.worker import Task  # noqa: E402
 
@@ -171,12 +172,12 @@ def test_killed_driver_resumes_onto_ray(cluster, tmp_path, evo_cmd):
     ck = run / "checkpoint.json"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if ck.exists() and json.loads(ck.read_text())["stats"]["evals"] >= 150:
+        if ck.exists() and json.loads(ck.read_text())["state"]["stats"]["evals"] >= 150:
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    saved = json.loads(ck.read_text())["stats"]["evals"]
+    saved = json.loads(ck.read_text())["state"]["stats"]["evals"]
     assert 150 <= saved < 900, "the kill must land mid-run"
     r = cli(evo_cmd, "search", "--resume", str(run), "-q")
     assert r.returncode == 0, r.stderr

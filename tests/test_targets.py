@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from primitives.float32 import from_ordinal
+from primitives.errors import EvoError
 from targets import TARGETS, TargetError, get_target, parse_interval
 from targets import cache_dir as truth_cache_dir
 from targets.truth import exact_values
@@ -128,9 +129,11 @@ def test_f32_inputs_counts_every_float_in_the_interval():
 def test_target_errors(name, interval, message):
     with pytest.raises(TargetError) as e:
         get_target(name, interval)
-    text = str(e.value)
-    assert text.startswith(message) if message.endswith("(known: ") else text == message
-    assert "\n" not in text
+    # the command line names the flag, the Python API the parameter
+    for text, want in ((e.value.cli_message(), message), (str(e.value), message.replace("--interval", "interval"))):
+        assert text.startswith(want) if want.endswith("(known: ") else text == want
+        assert "\n" not in text
+    assert isinstance(e.value, EvoError)
 
 
 def test_unknown_function_lists_known_ones():

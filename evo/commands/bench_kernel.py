@@ -27,7 +27,7 @@ def _source(source: str, member: str | None, target: str | None, interval: str |
         if member is None:
             raise EvoError(f"{source} is a run directory: choose a front member with --id K")
         front = load_front(path)
-        p, _ = front.member(member)
+        p = front.member(member).program
         if target is not None:
             return p, resolve_target(target, interval), f"{source} --id {member}"
         t = front.target.with_interval(*parse_interval(interval)) if interval else front.target

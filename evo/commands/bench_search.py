@@ -11,7 +11,8 @@ import click
 from ..config import SearchConfig
 from ..evaluators import LocalEvaluator
 from ..fit import FitConfig
-from ..search import Search, spec_for
+from ..evolution import Search
+from ..worker import spec_for
 from ..verify import verify_program
 from ..worker import Task, Worker
 from ._common import print_json

@@ -15,25 +15,12 @@ from ._common import load_program, resolve_target, target_options
 
 
 def run_member(run_dir: str, member_id: str) -> tuple[Program, Target, Provenance]:
+    from ..api import provenance
     from ..runs import load_front
 
     front = load_front(run_dir)
-    p, rec = front.member(member_id)
-    verified = rec.get("verified") if isinstance(rec.get("verified"), dict) else None
-    exhaustive = rec.get("exhaustive_max_ulp")
-    if exhaustive is not None:
-        max_ulp, inputs, exact = _ulp(exhaustive), (verified or {}).get("inputs"), True
-    else:
-        max_ulp, inputs, exact = _ulp(rec.get("max_ulp")), None, False
-    prov = Provenance(source=f"run {front.path}, member {rec['id']}", max_ulp=max_ulp, exhaustive=exact,
-                      inputs=inputs, run=str(front.path), member=str(rec["id"]), seed=front.meta.get("seed"))
-    return p, front.target, prov
-
-
-def _ulp(v: object) -> float | None:
-    if v is None:
-        return None
-    return float("inf") if v == "inf" else float(v)  # type: ignore[arg-type]
+    m = front.member(member_id)
+    return m.program, front.target, provenance(m, seed=front.meta.get("seed"))
 
 
 def _measured(p: Program, t: Target, source: str, verify: bool, quiet: bool) -> Provenance:

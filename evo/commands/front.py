@@ -17,27 +17,28 @@ from ._common import fmt_ulp, print_json
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write the front plot (PNG) here.")
 @click.option("--no-baselines", is_flag=True, help="Do not list the classical baselines.")
 def front(run: str, as_json: bool, plot: str | None, no_baselines: bool) -> None:
-    """Show the Pareto front of RUN (validation max error; exhaustive where verified)."""
+    """Show the Pareto front of RUN (each error labelled: exhaustive, validation or train)."""
     f = load_front(run)
     if plot:
-        from ..plots import plot_front
-
-        plot_front(Path(run), Path(plot))
+        f.plot().savefig(Path(plot), dpi=110)
     if as_json:
-        print_json(list(f.members))
+        print_json([m.to_dict(f.unit) for m in f])
         return
-    unit = "ulp" if f.dtype == "float32" else "rel"
+    unit = f.unit
     t = Table(title=f"{f.target.expr} on [{f.target.interval[0]:.6g}, {f.target.interval[1]:.6g}] "
-                    f"- run {f.path.name} ({len(f.members)} members)")
-    for col in ("id", "ops", f"max {unit}", "exhaustive?", "expression"):
+                    f"- run {f.path.name} ({len(f)} members)")
+    for col in ("id", "ops", f"max {unit}", "measured on", "train", "validation", "exhaustive?", "expression"):
         t.add_column(col, overflow="fold")
-    for m in f.members:
-        ex = m.get("exhaustive_max_ulp")
-        t.add_row(str(m["id"]), f"{m['cost']:g}", fmt_ulp(m.get(f"max_{unit}")),
-                  f"yes: {fmt_ulp(ex)}" if ex is not None else "no", m["expression"])
+    for m in f:
+        ex = m.exhaustive_max
+        t.add_row(str(m.id), f"{m.cost:g}", fmt_ulp(m.error), m.error_on, fmt_ulp(m.train.max),
+                  fmt_ulp(m.validation.max if m.validation else None),
+                  f"yes: {fmt_ulp(ex)}" if ex is not None else "no", m.expression)
     console = Console()
     console.print(t)
-    console.print(f"max {unit}: on {_n(f)} validation points (sampled); 'exhaustive?' = every float32 of the interval")
+    console.print(f"max {unit}: the best known max error, measured on: exhaustive = every float32 of the interval; "
+                  f"validation = {_n(f)} sampled points; train = the (grown) training set. Sampled figures are "
+                  "lower bounds of the true max.")
     if not no_baselines and f.dtype == "float32":
         from ..plots import baseline_points
 
@@ -52,4 +53,5 @@ def front(run: str, as_json: bool, plot: str | None, no_baselines: bool) -> None
 
 
 def _n(f) -> str:
-    return str(f.members[0].get("validation_inputs", "16384")) if f.members else "0"
+    sizes = {m.validation.n for m in f if m.validation and m.validation.n}
+    return f"{sizes.pop():,}" if len(sizes) == 1 else "16,382"

@@ -1,30 +1,18 @@
-"""evo search TARGET ... | evo search --resume runs/NAME"""
+"""evo search TARGET ... | evo search --resume runs/NAME  (a thin wrapper over evo.api)"""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
-from ..config import SearchConfig, parse_duration, parse_weights
+from primitives import OPS
+
+from ..api import Run, resume as resume_run, run_search
+from ..config import SearchConfig, parse_duration
 from ..errors import EvoError
-from ..monitor import Monitor
-from ..progress import progress_bar
-from ..search import Search, remeasure_front, run_dir, spec_for, verify_front
+from ..evolution import run_dir
 from ..store import RunStore
 from ._common import fmt_ulp
-
-
-def make_evaluator(config: SearchConfig):
-    """In-process for --workers 0, Ray actors otherwise."""
-    from ..evaluators import LocalEvaluator
-
-    if config.workers == 0 and not config.address:
-        return LocalEvaluator(spec_for(config), batch_size=1 if not config.deterministic else config.batch_size)
-    from ..distributed import RayEvaluator
-
-    return RayEvaluator(spec_for(config), workers=config.workers, address=config.address,
-                        batch_size=config.batch_size)
 
 
 @click.command()
@@ -33,8 +21,10 @@ def make_evaluator(config: SearchConfig):
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--budget", metavar="DURATION", help="Wall-clock budget, e.g. 90s, 10m, 1h.")
 @click.option("--evals", type=int, help="Budget in evaluations (reproducible).")
-@click.option("--population", type=int, default=64, show_default=True)
+@click.option("--population", type=int, default=64, show_default=True, help="Members per island.")
 @click.option("--tournament", type=int, default=8, show_default=True)
+@click.option("--islands", type=int, default=SearchConfig.islands, show_default=True,
+              help="Populations evolving side by side; front members migrate between them.")
 @click.option("--algorithm", default="regularized", show_default=True, help="regularized | nsga2")
 @click.option("--cost", default="ops", show_default=True, help="ops | xla | llvm (measured ns/element)")
 @click.option("--semantics", default="interp", show_default=True,
@@ -49,23 +39,18 @@ def make_evaluator(config: SearchConfig):
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Children per worker task.")
 @click.option("--deterministic", is_flag=True, help="Generation-synchronous: same front for any number of workers.")
 @click.option("--verify-below", type=float, default=2.0, show_default=True,
-              help="At the end, verify front members under this max ULP exhaustively.")
+              help="Verify front members under this max ULP exhaustively (in the background, and at the end).")
 @click.option("--checkpoint-every", type=float, default=30.0, show_default=True, help="Seconds.")
 @click.option("--resume", "resume", type=click.Path(), help="Continue the run in this directory.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 def search(target: str | None, interval: str | None, dtype: str, budget: str | None, evals: int | None,
-           population: int, tournament: int, algorithm: str, cost: str, semantics: str, op_cost: str | None, seed: int, name: str | None,
-           out: str | None, workers: int | None, address: str | None, batch_size: int, deterministic: bool,
-           verify_below: float, checkpoint_every: float, resume: str | None, quiet: bool) -> None:
+           population: int, tournament: int, islands: int, algorithm: str, cost: str, semantics: str,
+           op_cost: str | None, seed: int, name: str | None, out: str | None, workers: int | None,
+           address: str | None, batch_size: int, deterministic: bool, verify_below: float,
+           checkpoint_every: float, resume: str | None, quiet: bool) -> None:
     """Evolve float32 programs for TARGET from f(x) = x."""
     if resume:
-        store, config = RunStore.open(Path(resume))
-        ck = store.load_checkpoint()
-        # Where to evaluate may change on resume (e.g. onto a cluster): --workers, --address, $RAY_ADDRESS.
-        moved = {k: v for k, v in (("workers", workers), ("address", address or os.environ.get("RAY_ADDRESS")))
-                 if v is not None}
-        if moved:
-            config = SearchConfig.from_dict(config.to_dict() | moved)
+        run = resume_run(resume, workers=workers, address=address, progress=not quiet)
     else:
         if not target:
             raise EvoError("give a TARGET (exp2, exp, log2, log, erf or an expression in x), or --resume RUN")
@@ -75,51 +60,60 @@ def search(target: str | None, interval: str | None, dtype: str, budget: str | N
         get_target(target, iv)  # validate before anything is written
         config = SearchConfig(
             target=target, interval=iv, dtype=dtype, algorithm=algorithm, population=population,
-            tournament=tournament, budget_seconds=parse_duration(budget) if budget else None, max_evals=evals,
-            seed=seed, workers=workers, address=address or os.environ.get("RAY_ADDRESS"),
+            tournament=tournament, islands=islands, budget_seconds=parse_duration(budget) if budget else None,
+            max_evals=evals, seed=seed, workers=workers, address=address or os.environ.get("RAY_ADDRESS"),
             batch_size=batch_size, deterministic=deterministic, cost=cost, semantics=semantics,
-            cost_weights=parse_weights(op_cost) if op_cost else (),
-            verify_below=verify_below,
+            cost_weights=parse_weights(op_cost) if op_cost else (), verify_below=verify_below,
             checkpoint_every=checkpoint_every)
         default_name = f"{target if target.isidentifier() else 'custom'}-seed{seed}"
         store = RunStore.create(run_dir(out, name or default_name), config)
-        ck = None
-    budget_text = f"{config.budget_seconds:g}s" if config.budget_seconds else f"{config.max_evals} evals"
-    evaluator = make_evaluator(config)
-    try:
-        with Monitor(budget_text, enabled=not quiet) as monitor:
-            s = Search(config, evaluator, store, monitor)
-            if ck:
-                s.restore(ck)
-                store.event("resume", evals=s.stats.evals, elapsed=s.elapsed)
-            try:
-                s.run()
-            except KeyboardInterrupt:
-                s.checkpoint()  # Ctrl-C loses nothing: resume with --resume
-                raise EvoError(f"interrupted; continue with: evo search --resume {store.path}") from None
-    finally:
-        evaluator.close()
-    remeasure_front(s)
-    verify_front(s, config.verify_below,
-                 (lambda label, total: progress_bar(label, total)) if not quiet else None)
-    store.event("end", evals=s.stats.evals, elapsed=s.elapsed, cache_hits=s.stats.cache_hits,
-                fit_share=s.stats.fit_seconds / max(s.stats.eval_seconds, 1e-9))
-    s.checkpoint()
-    from ..plots import plot_run
-
-    plot_run(store.path)
-    store.close()
-    summarize(s, store.path)
+        run = run_search(store, config, progress=not quiet)
+    if run.status == "interrupted":
+        raise EvoError(f"interrupted; continue with: evo search --resume {run.path}")
+    summarize(run)
 
 
-def summarize(s: Search, path: Path) -> None:
-    st = s.stats
-    click.echo(f"run        {path}  ({st.evals} evaluations in {s.elapsed:.0f} s, "
-               f"{st.evals / max(s.elapsed, 1e-9):.1f}/s; fitting {100 * st.fit_seconds / max(st.eval_seconds, 1e-9):.0f}% "
-               f"of evaluation time; {st.cache_hits} cache hits)")
-    click.echo(f"front      (validation max {s.scorer.unit} on {s.scorer.validation.x.size} sampled points; "
-               "exhaustive where verified)")
-    for m in s.front():
-        click.echo(f"  #{m['id']:<6} cost {m['cost']:<5g} max {fmt_ulp(m.get(f'max_{s.scorer.unit}')):<9} "
-                   f"exhaustive {fmt_ulp(m['exhaustive_max_ulp']):<8} {m['expression'][:100]}")
-    click.echo(f"see        evo front {path}")
+def summarize(run: Run) -> None:
+    st, f = run.stats, run.front
+    click.echo(f"run        {run.path}  ({st.evals} evaluations in {st.elapsed:.0f} s, "
+               f"{st.evals / max(st.elapsed, 1e-9):.1f}/s; fitting {100 * st.fit_seconds / max(st.eval_seconds, 1e-9):.0f}% "
+               f"of evaluation time; {st.cache_hits} cache hits; {st.checks} exhaustive checks during the search)")
+    click.echo(f"front      (max {f.unit}: the best known; on = exhaustive (every float32), val (validation "
+               f"sample of {_validation_size(f)}) or train (training set); sampled figures are lower bounds)")
+    for m in f:
+        click.echo(f"  #{m.id:<6} cost {m.cost:<5g} max {fmt_ulp(m.error):<9} on {m.error_on:<10} "
+                   f"{m.expression[:100]}")
+    checked = f.meta.get("checked") or []
+    if checked:
+        best: dict[int, dict] = {}
+        for c in checked:
+            v = float(c["max_ulp"])
+            if c["ops"] not in best or v < float(best[c["ops"]]["max_ulp"]):
+                best[c["ops"]] = c
+        click.echo("verified   best exhaustive max per op count: " + "  ".join(
+            f"{ops} ops {fmt_ulp(best[ops]['max_ulp'])} (#{best[ops]['id']})" for ops in sorted(best)))
+    else:
+        click.echo("verified   no member was checked exhaustively (none under --verify-below)")
+    click.echo(f"see        evo front {run.path}")
+
+
+def _validation_size(f) -> str:
+    sizes = {m.validation.n for m in f if m.validation and m.validation.n}
+    return f"{sizes.pop():,} points" if len(sizes) == 1 else "sampled points"
+
+
+def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
+    """'div=4,fma=1' -> (("div", 4.0), ("fma", 1.0))."""
+    out = []
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        try:
+            w = float(value)
+        except ValueError:
+            raise EvoError(f"--op-cost {text!r}: expected OP=WEIGHT pairs, e.g. div=4,fma=1") from None
+        if name.strip() not in OPS:
+            raise EvoError(f"unknown op {name.strip()!r} in --op-cost (known: {', '.join(OPS)})")
+        if not w >= 0:
+            raise EvoError(f"--op-cost {text!r}: weights must be >= 0")
+        out.append((name.strip(), w))
+    return tuple(out)

@@ -40,7 +40,7 @@ class Provenance:
 def check_name(name: str) -> str:
     """A function name valid in C and Python; one-line EvoError otherwise."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or keyword.iskeyword(name) or len(name) > 60:
-        raise EvoError(f"--name {name!r} is not a valid C / Python function name")
+        raise EvoError(f"{{--name}} {name!r} is not a valid C / Python function name")
     return name
 
 

@@ -1,0 +1,78 @@
+"""Exhaustive checks while the search runs: one member at a time, in the background.
+
+A front member under the search's `verify_below` is checked on every float32 of
+the interval while evolution goes on; its result replaces the sampled error the
+search ranked it by, and the inputs of its largest errors join the training set.
+`ThreadChecker` runs the check in a thread of the driver (the LLVM kernel and
+numpy release the GIL); evo.distributed runs it on a Ray worker instead.
+"""
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from targets import Target, target_from_dict
+
+from .ir import Program, from_dict, to_dict
+
+
+@dataclass(frozen=True)
+class Check:
+    member: int
+    result: dict          # evo.verify.VerifyResult.to_dict()
+    worst: tuple          # inputs of the largest errors in distinct places, worst first
+
+
+class Checker(Protocol):
+    def busy(self) -> bool: ...
+    def submit(self, member_id: int, program: Program) -> None: ...
+    def done(self) -> list[Check]: ...        # finished checks, without waiting
+    def wait(self) -> list[Check]: ...        # wait for the check in flight, if any
+    def close(self) -> None: ...
+
+
+def check_program(member_id: int, program: dict, target: dict, threads: int | None = 1) -> Check:
+    """Verify one program on every float32 of the target's interval (picklable: runs anywhere)."""
+    from .verify import verify_program
+
+    r = verify_program(from_dict(program), target_from_dict(target), threads=threads)
+    worst = tuple(float(x) for x in getattr(r, "worst", ()) or (r.argmax,))
+    return Check(member_id, r.to_dict(), worst)
+
+
+class ThreadChecker:
+    """Checks in one background thread of this process, one at a time."""
+
+    def __init__(self, target: Target, threads: int = 1) -> None:
+        self.target = target.to_dict()
+        self.threads = threads
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="evo-check")
+        self._running: Future | None = None
+
+    def busy(self) -> bool:
+        return self._running is not None and not self._running.done()
+
+    def submit(self, member_id: int, program: Program) -> None:
+        assert not self.busy(), "one check at a time"
+        self._running = self._pool.submit(check_program, member_id, to_dict(program), self.target, self.threads)
+
+    def done(self) -> list[Check]:
+        if self._running is None or not self._running.done():
+            return []
+        fut, self._running = self._running, None
+        return [fut.result()]
+
+    def wait(self) -> list[Check]:
+        if self._running is not None:
+            self._running.result()
+        return self.done()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def worst_array(check: Check, dtype: type = np.float32) -> np.ndarray:
+    return np.asarray(check.worst, dtype)

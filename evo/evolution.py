@@ -1,0 +1,422 @@
+"""The search: on each of a few islands, replace the oldest member with the mutated
+winner of a random sample (regularized evolution, Real et al. 2019; NSGA-II also),
+starting from f(x) = x; keep the whole-run Pareto front of (max error, cost); grow
+the training set where front members fail; check promising members on every
+float32 input while the search goes on.
+
+What ranks a member is the best error known for it (`Member.error`): exhaustive
+once checked, else the larger of its training and validation max. Islands evolve
+apart; now and then whole-run front members migrate into every island, and an
+island whose front has stopped moving starts again from f(x) = x, so one unlucky
+start does not decide a run.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from targets import Target, get_target
+
+from .checks import Check, Checker, ThreadChecker
+from .config import SearchConfig
+from .errors import EvoError
+from .evaluators import Evaluator
+from .ir import Program, from_dict, render, to_dict
+from .member import Member
+from .mutate import MutationConfig, mutate, probe_key
+from .scoring import ErrorStats, Scorer, json_float, merged
+from .state import Island, SearchState, Stats, enters
+from .store import RunStore
+from .strategy import STRATEGIES
+from .training import TrainingSet, worst_inputs
+from .worker import EvalSpec, Result, Task
+
+# A member's validation max this far above its training max means the training set
+# missed where it fails: its worst validation inputs join the training set.
+LEARN_MARGIN = 0.02
+
+
+class Search:
+    """Regularized evolution on islands: repeatedly replace the oldest member of an
+    island with the mutated winner of a random sample of it."""
+
+    def __init__(self, config: SearchConfig, evaluator: Evaluator, store: RunStore | None = None,
+                 on_progress: Callable[["Search"], None] | None = None, checker: Checker | None = None) -> None:
+        self.config = config
+        self.target: Target = get_target(config.target, config.interval)  # resolved once, here
+        self.spec = EvalSpec.of(config, self.target)
+        self.scorer = self.spec.scorer()
+        self.evaluator = evaluator
+        self.store = store
+        self.on_progress = on_progress or (lambda s: None)
+        self.strategy = STRATEGIES[config.algorithm](config)
+        self.mutation = MutationConfig(ops=config.ops, max_ops=config.max_ops)
+        self.training = TrainingSet(self.scorer, config.train_capacity)
+        self.probe = np.linspace(*self.target.interval, 13).astype(self.scorer.np_dtype)
+        self.rng = np.random.default_rng(config.seed)
+        self.state = SearchState([Island() for _ in range(config.islands)])
+        self.checker = checker if checker is not None else \
+            (ThreadChecker(self.target) if config.dtype == "float32" and config.verify_below > 0 else None)
+        self._seed_member: Member | None = None
+        self._evaluated: dict[bytes, None] = {}  # probe outputs of every evaluated child (ordered set)
+        self._keys: dict[int, bytes] = {}        # in-flight task id -> its probe key
+        self._fitted: set[bytes] = set()         # probe outputs of every fitted function so far
+        self._checking: set[int] = set()         # members sent to an exhaustive check
+        self._next_island = 0
+        self._t0 = time.monotonic()
+        self._elapsed0 = 0.0
+        self._last_checkpoint = time.monotonic()
+
+    # -- views ---------------------------------------------------------------------------
+    @property
+    def archive(self) -> list[Member]:
+        return self.state.archive
+
+    @property
+    def stats(self) -> Stats:
+        return self.state.stats
+
+    @property
+    def population(self) -> list[Member]:
+        """Every island's population, island after island."""
+        return [m for isl in self.state.islands for m in isl.population]
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self, until: Callable[["Search"], bool] = lambda s: False) -> None:
+        """Evolve until the budget is spent (or `until(self)` holds)."""
+        if self._seed_member is None:
+            self._seed()
+        step = self._generation_step if (self.config.deterministic or self.strategy.generational) \
+            else self._steady_step
+        while not self.spent() and not until(self):
+            step()
+            self._take_checks(self.checker.done() if self.checker else [])
+            self._start_check()
+            self._migrate()
+            self.on_progress(self)
+            self._maybe_checkpoint()
+        while self.evaluator.in_flight():  # results already paid for are kept
+            for r in self.evaluator.poll():
+                self._add(r)
+        self.checkpoint()
+
+    def _steady_step(self) -> None:
+        """Keep the workers busy; each child that comes back joins its island, the oldest leaves."""
+        while self.evaluator.in_flight() < self.evaluator.capacity and not self._submitted_enough():
+            island = self._next_island
+            self._next_island = (island + 1) % len(self.state.islands)
+            tasks = self._children(island, self.evaluator.batch_size)
+            if not tasks:
+                break
+            self.evaluator.submit(tasks)
+        for r in self.evaluator.poll():
+            self._add(r)
+
+    def _generation_step(self) -> None:
+        """Synchronous generations, island by island: identical results for any number of workers."""
+        for i, island in enumerate(self.state.islands):
+            self.strategy.begin(island)
+            n = self.config.population if self.strategy.generational else 4 * self.config.batch_size
+            tasks = self._children(i, n)
+            for k in range(0, len(tasks), self.evaluator.batch_size):
+                self.evaluator.submit(tasks[k:k + self.evaluator.batch_size])
+            results: list[Result] = []
+            while self.evaluator.in_flight():
+                results += self.evaluator.poll()
+            for r in sorted(results, key=lambda r: r.id):
+                self._add(r)
+            self.strategy.end(island)
+
+    # -- children ------------------------------------------------------------------------
+    def _children(self, i: int, n: int) -> list[Task]:
+        """n mutated winners of island i, none computing a function evaluated before."""
+        st, island = self.state, self.state.islands[i]
+        if self.config.max_evals is not None:  # max_evals N means N evaluations exactly (the seed is one)
+            n = min(n, self.config.max_evals - 1 - st.submitted)
+        if not island.population:
+            self._restart(i)
+        tasks: list[Task] = []
+        tries = 0
+        while len(tasks) < n:
+            parent = self.strategy.parent(island, self.rng)
+            child, how = mutate(parent.program, self.mutation, self.rng, self.probe)
+            key = probe_key(child, self.probe)
+            cid, st.next_id = st.next_id, st.next_id + 1
+            tries += 1
+            if key in self._evaluated:
+                # A function already evaluated: skip it; a copy would only crowd the population.
+                st.stats.cache_hits += 1
+                if tries > 50 * (n + 1):
+                    break  # the island has converged onto known functions: let time pass
+                continue
+            self._keys[cid] = key
+            tasks.append(Task(cid, to_dict(child), parent.id, how, i, self.training.extra))
+            st.submitted += 1
+        return tasks
+
+    def _seed(self) -> None:
+        """Start from empty code: f(x) = x, evaluated like any child, on every island."""
+        st = self.state
+        cid, st.next_id = st.next_id, st.next_id + 1
+        self.evaluator.submit([Task(cid, to_dict(Program.identity()), None, "seed", 0, self.training.extra)])
+        for r in self.evaluator.poll():
+            self._add(r)
+        self._seed_member = st.islands[0].population[0]
+        for isl in st.islands[1:]:
+            isl.population.append(self._seed_member)
+            isl.front.append(self._seed_member)
+        if self.store:
+            self.store.event("start", config=self.config.to_dict(), target=self.target.to_dict())
+
+    # -- a child comes back ------------------------------------------------------------------
+    def _add(self, r: Result) -> None:
+        """Count it, log it, and let it join its island unless it is a known function."""
+        st = self.state
+        st.stats.evals += 1
+        st.stats.fit_seconds += r.fit_seconds
+        st.stats.eval_seconds += r.seconds
+        st.stats.per_worker[r.worker] = st.stats.per_worker.get(r.worker, 0) + 1
+        key = self._keys.pop(r.id, None)
+        m = Member(r.id, from_dict(r.program), r.cost, ErrorStats(r.error, r.mean, r.argmax, r.train_inputs),
+                   r.parent, r.mutation, r.island)
+        if r.failure:
+            st.stats.failures += 1
+        else:
+            if key is not None:
+                self._evaluated[key] = None
+                if len(self._evaluated) > 200_000:
+                    self._evaluated.pop(next(iter(self._evaluated)))  # forget the oldest
+            if r.train_version < self.training.extra.version:  # grown since: score the new points too
+                self._rescore(m, self.training.extra.since(r.train_version))
+        if self.store:
+            self.store.event("eval", id=r.id, parent=r.parent, mutation=r.mutation, island=r.island,
+                             error=json_float(m.error), cost=r.cost, fit_s=round(r.fit_seconds, 4),
+                             worker=r.worker, evals=st.stats.evals, elapsed=round(self.elapsed, 2),
+                             **({"failure": r.failure} if r.failure else {}))
+        fitted_key = probe_key(m.program, self.probe)
+        if fitted_key in self._fitted:
+            st.stats.duplicates += 1
+            return  # fitting led back to a known function: a copy would only crowd the population
+        self._fitted.add(fitted_key)
+        island = st.islands[r.island % len(st.islands)]
+        island.evals += 1
+        self.strategy.join(island, m)
+        if enters(island.front, m):
+            island.front = [a for a in island.front if not _dominated_by(a, m)] + [m]
+            island.last_gain = island.evals
+        self._archive(m)
+        if len(st.islands) > 1 and island.stalled(self.config.restart_after):
+            self._restart(r.island % len(st.islands))
+
+    def _archive(self, m: Member) -> None:
+        """A child on the whole-run front is validated first: it joins on its best known error."""
+        if not enters(self.archive, m):
+            return
+        m.validation = self.scorer.score(m.program, "validation")
+        if m.validation.max > m.train.max * (1 + LEARN_MARGIN):
+            err = self.scorer.point_errors(m.program, self.scorer.validation)
+            self._learn(worst_inputs(err, self.scorer.validation.x), "validation", m.id)
+        if not enters(self.archive, m):
+            return
+        self.state.archive = sorted([a for a in self.archive if not _dominated_by(a, m)] + [m], key=lambda a: a.cost)
+        if self.store:
+            self.store.event("front", id=m.id, cost=m.cost, error=json_float(m.error), error_on=m.error_on,
+                             train=json_float(m.train.max), validation=json_float(m.validation.max),
+                             island=m.island, expression=render(m.program))
+
+    # -- learning where members fail ---------------------------------------------------------
+    def _learn(self, xs: np.ndarray, source: str, member: int) -> None:
+        """Grow the training set by these inputs; re-score every member on the new points."""
+        before = self.training.extra.version
+        added = self.training.add(xs)
+        if not added:
+            return
+        new = self.training.extra.since(before)
+        for m in self.state.members().values():
+            self._rescore(m, new)
+        self.state.refilter()
+        if self.store:
+            self.store.event("training", source=source, member=member, added=added, size=self.training.size,
+                             version=self.training.extra.version)
+
+    def _rescore(self, m: Member, pts) -> None:
+        if pts.x.size and np.isfinite(m.train.max):
+            m.train = merged(m.train, self.scorer.score(m.program, pts))
+
+    # -- exhaustive checks in the background ---------------------------------------------------
+    def _start_check(self) -> None:
+        """Send the most promising unchecked front member under `verify_below` to be checked."""
+        if self.checker is None or self.checker.busy():
+            return
+        todo = [a for a in self.archive if a.exhaustive is None and a.id not in self._checking
+                and a.error < self.config.verify_below]
+        if todo:
+            m = min(todo, key=lambda a: (a.error, a.cost))
+            self._checking.add(m.id)
+            self.checker.submit(m.id, m.program)
+
+    def _take_checks(self, checks: list[Check]) -> None:
+        for c in checks:
+            m = self.state.members().get(c.member)
+            self.stats.checks += 1
+            self.stats.check_seconds += float(c.result.get("seconds", 0.0))
+            if m is not None:
+                m.exhaustive = c.result
+                self.state.refilter()
+                self._record_check(m)
+            self._learn(np.asarray(c.worst, self.scorer.np_dtype), "exhaustive", c.member)
+
+    def _record_check(self, m: Member) -> None:
+        r = m.exhaustive or {}
+        entry = {"id": m.id, "cost": m.cost, "ops": m.ops, "max_ulp": r.get("max_ulp"), "argmax": r.get("argmax"),
+                 "seconds": r.get("seconds"), "evals": self.stats.evals, "elapsed": round(self.elapsed, 2)}
+        self.state.checked.append(entry)
+        if self.store:
+            self.store.event("verified", **entry, expression=render(m.program))
+
+    def verify_front(self, below: float, progress_bar=None) -> None:
+        """At the end: check every front member under `below` not checked yet (all cores).
+        A check raises a member's error, which may let an unchecked one onto the front: repeat.
+
+        progress_bar(label, total): a context manager yielding an update(done, total)."""
+        from contextlib import nullcontext
+
+        from .verify import verify_program
+
+        if self.config.dtype != "float32":
+            return
+        if self.checker is not None:
+            self._take_checks(self.checker.wait())
+        a0, b0 = self.target.f32_inputs()
+        while True:
+            todo = [a for a in self.archive if a.exhaustive is None and a.error < below]
+            if not todo:
+                break
+            for a in todo:
+                bar = progress_bar(f"verifying #{a.id} ({a.cost:g} ops)", b0 - a0 + 1) if progress_bar \
+                    else nullcontext(None)
+                with bar as update:
+                    a.exhaustive = verify_program(a.program, self.target, progress=update).to_dict()
+                self._record_check(a)
+            self.state.refilter()
+        self.save_front()
+
+    # -- islands: migration and restarts ------------------------------------------------------
+    def _migrate(self) -> None:
+        """Every `migrate_every` evaluations, a random whole-run front member joins each island."""
+        st = self.state
+        if len(st.islands) < 2 or st.stats.evals - st.last_migration < self.config.migrate_every:
+            return
+        st.last_migration = st.stats.evals
+        st.stats.migrations += 1
+        for isl in st.islands:
+            m = self.archive[int(self.rng.integers(len(self.archive)))]
+            if m not in isl.population:
+                self.strategy.join(isl, m)
+            if enters(isl.front, m):
+                isl.front = [a for a in isl.front if not _dominated_by(a, m)] + [m]
+        if self.store:
+            self.store.event("migrate", evals=st.stats.evals)
+
+    def _restart(self, i: int) -> None:
+        """Island i starts again from f(x) = x (the whole-run front keeps what it found)."""
+        isl = self.state.islands[i]
+        seed = self._seed_member
+        self.state.islands[i] = Island(population=deque([seed]), front=[seed], evals=isl.evals,
+                                       last_gain=isl.evals, restarts=isl.restarts + 1)
+        self.stats.restarts += 1
+        if self.store:
+            self.store.event("restart", island=i, evals=self.stats.evals)
+
+    # -- budget, checkpoints ------------------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        return self._elapsed0 + time.monotonic() - self._t0
+
+    def spent(self) -> bool:
+        c = self.config
+        return (c.max_evals is not None and self.stats.evals >= c.max_evals) or \
+            (c.budget_seconds is not None and self.elapsed >= c.budget_seconds)
+
+    def _submitted_enough(self) -> bool:
+        return self.config.max_evals is not None and self.state.submitted + 1 >= self.config.max_evals
+
+    def _maybe_checkpoint(self) -> None:
+        if time.monotonic() - self._last_checkpoint >= self.config.checkpoint_every:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        self._last_checkpoint = time.monotonic()
+        if not self.store:
+            return
+        self.stats.elapsed = self.elapsed
+        state = self.state.to_dict(self.scorer.unit)
+        # Children still in flight are lost if the driver dies: a resumed run submits them anew.
+        state["submitted"] -= len(self._keys)
+        self.store.save_checkpoint({"state": state, "rng": self.rng.bit_generator.state,
+                                    "training": self.training.extra.to_dict(),
+                                    "seed_member": self._seed_member.id if self._seed_member else None})
+        self.save_front()
+        self.store.flush()
+
+    def restore(self, ck: dict) -> None:
+        try:
+            self.state = SearchState.from_dict(ck["state"])
+            self.rng.bit_generator.state = ck["rng"]
+            self.training.restore(ck["training"])
+            members = self.state.members()
+            self._seed_member = members.get(ck["seed_member"]) if ck["seed_member"] is not None else None
+        except (KeyError, TypeError, ValueError) as e:
+            raise EvoError(f"checkpoint is corrupt ({type(e).__name__}: {e}); nothing was changed") from None
+        if len(self.state.islands) != self.config.islands:
+            raise EvoError("checkpoint is corrupt (island count differs from the run's config); nothing was changed")
+        self._elapsed0 = self.stats.elapsed
+        self._t0 = time.monotonic()
+        self._fitted = {probe_key(m.program, self.probe) for m in members.values()}
+
+    # -- results ------------------------------------------------------------------------------
+    def front(self) -> list[dict]:
+        """The whole-run front as front.json records (see evo.member)."""
+        return [a.to_dict(self.scorer.unit) for a in self.archive]
+
+    def save_front(self) -> None:
+        if self.store:
+            self.store.save_front(self.store.path.name, self.target.to_dict(), self.config, self.front(),
+                                  {"training_points": self.training.size, "checked": self.state.checked})
+
+    def close(self) -> None:
+        if self.checker is not None:
+            self.checker.close()
+
+
+def _dominated_by(a: Member, m: Member) -> bool:
+    """a is dominated by m, or at the same point (m is the newcomer that replaces it)."""
+    return m.error <= a.error and m.cost <= a.cost
+
+
+def remeasure_front(search: Search, trials: int = 3) -> None:
+    """With a measured cost, time every front member again (fresh compiles) and record
+    the median and the spread: one timing per child is noisy, the front should not be."""
+    if search.config.cost == "ops":
+        return
+    from .backends.timing import kernel_cost
+    from .worker import start_xla_on_one_core
+
+    if search.config.cost == "xla":
+        start_xla_on_one_core()
+    for a in search.archive:
+        ts = sorted(kernel_cost(a.program, search.config.cost, search.target, fresh=True) for _ in range(trials))
+        med = ts[len(ts) // 2]
+        a.remeasured = {"ns_per_elem": med, "spread": (ts[-1] - ts[0]) / med if med else 0.0, "trials": trials}
+    noise = [a.remeasured["spread"] for a in search.archive]
+    if search.store and noise:
+        search.store.event("remeasured", members=len(noise), median_spread=sorted(noise)[len(noise) // 2])
+    search.save_front()
+
+
+def run_dir(out: str | None, name: str) -> Path:
+    return Path(out or "runs") / name

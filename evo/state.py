@@ -1,0 +1,112 @@
+"""What a search has learned, saved in every checkpoint and restored on resume:
+the islands (populations and their fronts), the whole-run archive, the counters,
+the grown training set and the random state. Members are stored once, by id;
+islands and the archive refer to them, so sharing survives a resume."""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from .member import Member
+from .pareto import dominates
+
+
+@dataclass
+class Stats:
+    evals: int = 0
+    cache_hits: int = 0       # children skipped: their function was evaluated before
+    duplicates: int = 0       # evaluated children whose fitted function was already known
+    failures: int = 0
+    fit_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    elapsed: float = 0.0      # across resumes
+    per_worker: dict = field(default_factory=dict)
+    checks: int = 0           # exhaustive checks finished during the search
+    check_seconds: float = 0.0
+    migrations: int = 0
+    restarts: int = 0
+
+    @staticmethod
+    def from_dict(d: dict) -> "Stats":
+        known = {f.name for f in fields(Stats)}
+        return Stats(**{k: v for k, v in d.items() if k in known})
+
+
+def non_dominated(members: list[Member]) -> list[Member]:
+    """The members no other dominates (the first of equal points kept), by cost."""
+    out: list[Member] = []
+    for m in sorted(members, key=lambda m: (m.cost, m.error, m.id)):
+        if not np.isfinite(m.error) or any(dominates(o.point, m.point) or o.point == m.point for o in out):
+            continue
+        out.append(m)
+    return out
+
+
+def enters(front: list[Member], m: Member) -> bool:
+    """Whether m would join the front (no member dominates or equals it)."""
+    return np.isfinite(m.error) and not any(dominates(a.point, m.point) or a.point == m.point for a in front)
+
+
+@dataclass
+class Island:
+    """One population and the front of what it produced since it (re)started."""
+
+    population: deque = field(default_factory=deque)
+    front: list = field(default_factory=list)
+    evals: int = 0            # children of this island evaluated
+    last_gain: int = 0        # `evals` when its front last gained a member
+    restarts: int = 0
+
+    def stalled(self, after: int) -> bool:
+        return self.evals - self.last_gain >= after
+
+    def to_dict(self) -> dict:
+        return {"population": [m.id for m in self.population], "front": [m.id for m in self.front],
+                "evals": self.evals, "last_gain": self.last_gain, "restarts": self.restarts}
+
+    @staticmethod
+    def from_dict(d: dict, members: dict[int, Member]) -> "Island":
+        return Island(deque(members[i] for i in d["population"]), [members[i] for i in d["front"]],
+                      int(d["evals"]), int(d["last_gain"]), int(d["restarts"]))
+
+
+@dataclass
+class SearchState:
+    islands: list[Island]
+    archive: list[Member] = field(default_factory=list)   # the whole-run Pareto front
+    stats: Stats = field(default_factory=Stats)
+    next_id: int = 0
+    submitted: int = 0
+    last_migration: int = 0                                 # stats.evals at the last migration
+    checked: list[dict] = field(default_factory=list)     # every exhaustive check: id, cost, ops, max_ulp, ...
+
+    def members(self) -> dict[int, Member]:
+        """Every member any island or the archive holds, by id."""
+        out: dict[int, Member] = {}
+        for isl in self.islands:
+            for m in (*isl.population, *isl.front):
+                out[m.id] = m
+        for m in self.archive:
+            out[m.id] = m
+        return out
+
+    def refilter(self) -> None:
+        """Errors went up (a grown training set, a check): drop what is now dominated."""
+        self.archive = non_dominated(self.archive)
+        for isl in self.islands:
+            isl.front = non_dominated(isl.front)
+
+    def to_dict(self, unit: str) -> dict:
+        return {"islands": [i.to_dict() for i in self.islands], "archive": [m.id for m in self.archive],
+                "members": [m.to_dict(unit) for m in self.members().values()], "stats": asdict(self.stats),
+                "next_id": self.next_id, "submitted": self.submitted, "last_migration": self.last_migration,
+                "checked": self.checked}
+
+    @staticmethod
+    def from_dict(d: dict) -> "SearchState":
+        members = {m.id: m for m in (Member.from_dict(r) for r in d["members"])}
+        return SearchState([Island.from_dict(i, members) for i in d["islands"]],
+                           [members[i] for i in d["archive"]], Stats.from_dict(d["stats"]), int(d["next_id"]),
+                           int(d["submitted"]), int(d["last_migration"]), list(d["checked"]))
