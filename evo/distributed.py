@@ -112,6 +112,7 @@ def init_ray(address: str | None, num_cpus: int | None) -> None:
 
     def connect() -> None:
         try:
+            match_cluster_auth(address)
             ray.init(address=address, **quiet)
         except BaseException as e:  # reported by the caller's thread
             box["error"] = e
@@ -128,8 +129,88 @@ def init_ray(address: str | None, num_cpus: int | None) -> None:
                        + (f" ({why})" if why else ""))
     if "error" in box:
         e = box["error"]
+        if isinstance(e, EvoError):  # already one line that says what to do
+            raise e
         text = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise EvoError(f"cannot connect to Ray cluster at {address}: {text}" + (f" ({why})" if why else ""))
+
+
+# Ray >= 2.52 has token authentication (RAY_AUTH_MODE=token; the token in $RAY_AUTH_TOKEN, the file
+# $RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token). Since 2.59 `ray start --head` turns it on by itself when
+# ~/.ray/auth_token exists (any earlier local ray.init() writes one), but ray.init(address=...) never does,
+# so a driver on the head's own machine is refused. A driver must send the token exactly when the cluster
+# wants one: with Ray 2.60, a token-mode driver on an open cluster sees its actors die as they start.
+AUTH_HELP = "docs/distributed.md, 'Token authentication'"
+
+
+def match_cluster_auth(address: str) -> str:
+    """Ask the cluster's GCS whether it wants a token and set this process's Ray auth mode to match,
+    the way `ray start --head` picks up ~/.ray/auth_token. Returns "token", "none", or "" (not checked).
+
+    An explicit RAY_AUTH_MODE is kept when it fits the cluster; when it does not, or the token is
+    missing or wrong, a one-line EvoError says what to set."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config, GcsClient
+        from ray.exceptions import AuthenticationError
+    except ImportError:  # a Ray without token authentication
+        return ""
+    explicit = os.environ.get("RAY_AUTH_MODE")
+    wanted = (explicit or "").lower()
+    # "auto" (Ray picks up the token itself there), ray:// (Ray Client), or a mode evo does not know (k8s...)
+    if address == "auto" or "://" in address or wanted not in ("", "token", "disabled"):
+        return ""
+    loader = AuthenticationTokenLoader.instance()
+
+    def set_mode(mode: str | None) -> None:
+        if mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = mode
+        Config.initialize("")  # RayConfig caches the mode: re-read it (as Ray's own _enable_token_auth does)
+        loader.reset_cache()
+
+    def accepted() -> bool:
+        try:
+            GcsClient(address=address)  # asks for the cluster ID, the first call of every Ray client
+        except AuthenticationError:
+            return False
+        return True
+
+    try:
+        if wanted == "token":
+            set_mode("disabled")  # ask without a token first, to learn what the cluster wants
+        if accepted():  # an open cluster
+            if wanted == "token":
+                raise EvoError(f"the Ray cluster at {address} does not use token authentication but "
+                               f"RAY_AUTH_MODE=token is set here; unset RAY_AUTH_MODE (see {AUTH_HELP})")
+            return "none"
+        if wanted == "disabled":
+            raise EvoError(f"the Ray cluster at {address} requires its auth token but RAY_AUTH_MODE=disabled "
+                           f"is set here; unset RAY_AUTH_MODE (see {AUTH_HELP})")
+        if not loader.has_token(ignore_auth_mode=True):
+            raise EvoError(f"the Ray cluster at {address} requires its auth token and this machine has none: "
+                           "copy the head's ~/.ray/auth_token here (`ray get-auth-token` on the head prints it) "
+                           f"or set RAY_AUTH_TOKEN (see {AUTH_HELP})")
+        set_mode("token")
+        if not accepted():
+            raise EvoError(f"the Ray cluster at {address} refused this machine's auth token ({_token_source()}): "
+                           "it must be the head's (`ray get-auth-token` on the head prints it; "
+                           f"see {AUTH_HELP})")
+        return "token"
+    except BaseException as e:
+        set_mode(explicit)  # as it was
+        if isinstance(e, AuthenticationError):  # e.g. $RAY_AUTH_TOKEN_PATH names an unreadable file
+            raise EvoError(f"Ray auth token: {_first_line(e).split('. ')[0]}") from None
+        raise
+
+
+def _token_source() -> str:
+    """Where Ray reads the token from, in its order of precedence."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "$RAY_AUTH_TOKEN"
+    if os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return os.environ["RAY_AUTH_TOKEN_PATH"]
+    return "~/.ray/auth_token"
 
 
 class _Held:
@@ -236,6 +317,7 @@ class RayEvaluator:
         self.redispatched = 0    # batches sent again after their actor was lost
         self.refused = 0         # actors that failed to start or ran other code
         self._running = False    # past the start: a version mismatch refuses the actor instead of failing
+        self.active: int | None = None  # give work to at most this many actors (bench scaling: 1 vs 2 of one pool)
         try:
             for _ in range(workers):
                 self._start_actor()
@@ -313,7 +395,7 @@ class RayEvaluator:
     # -- the Evaluator protocol ------------------------------------------------------------
     @property
     def capacity(self) -> int:
-        return PER_WORKER * max(1, self.workers_alive())
+        return PER_WORKER * max(1, min(self.workers_alive(), self.active or self.workers_alive()))
 
     def submit(self, tasks: list[Task]) -> None:
         self._queue.append(_Batch(list(tasks)))
@@ -332,7 +414,8 @@ class RayEvaluator:
     def _dispatch(self) -> None:
         """Queued batches go to the least busy live actors, PER_WORKER at most each."""
         while self._queue:
-            free = [(s.inflight, k) for k, s in self._slots.items() if s.alive and s.inflight < PER_WORKER]
+            alive = [(k, s) for k, s in self._slots.items() if s.alive][:self.active]
+            free = [(s.inflight, k) for k, s in alive if s.inflight < PER_WORKER]
             if not free:
                 return
             _, key = min(free)
