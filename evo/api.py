@@ -56,7 +56,7 @@ class Run:
 
 def search(target: str | Target, interval: tuple[float, float] | str | None = None, budget: str | float | None = "3m",
            seed: int = 0, workers: int | None = None, *, name: str | None = None, out: str | Path = "runs",
-           progress: bool = True, **options: Any) -> Run:
+           progress: bool = True, reals: bool = False, **options: Any) -> Run:
     """Evolve programs for `target` from f(x) = x and return the finished run.
 
     target: a registered name (exp2, exp, log2, log, erf) or an mpmath expression in x
@@ -65,7 +65,13 @@ def search(target: str | Target, interval: tuple[float, float] | str | None = No
     cores, on an embedded local Ray; 0: in this process). options: any SearchConfig
     field (population, islands, algorithm, cost, verify_below, address, ...).
     The run is written to `out/name` (default name TARGET-seedN).
+    reals=True: reals mode (programs of + - * / judged as real-number functions by max
+    relative error, front members certified by interval arithmetic at the end; evo.reals).
     """
+    if reals:
+        from .reals import REALS_OPS
+
+        options = {"ops": REALS_OPS} | options | {"dtype": "float64"}
     if isinstance(target, Target):
         t, target = target, target.expr if target.description == "custom" else target.name
         interval = interval or t.interval
@@ -114,6 +120,8 @@ def run_search(store: RunStore, config: SearchConfig, checkpoint: dict | None = 
                 remeasure_front(s)
                 bar = progress_bar or ((lambda label, total: default_bar(label, total)) if progress else None)
                 s.verify_front(config.verify_below, bar)
+                if config.reals:
+                    _certify_front(s, progress)
             except KeyboardInterrupt:
                 interrupted = True
             s.checkpoint()
@@ -128,6 +136,18 @@ def run_search(store: RunStore, config: SearchConfig, checkpoint: dict | None = 
     finally:
         store.close()
     return load_run(store.path)
+
+
+def _certify_front(s: Search, progress: bool) -> None:
+    """Reals mode: prove a bound on each front member's max relative error (evo.certify).
+    A failure to certify one member is recorded, never fatal to the run."""
+    from .certify import certify_front
+
+    try:
+        certify_front(s, progress)
+    except Exception as e:  # the run's results are kept whatever happens here
+        if s.store:
+            s.store.event("certify-error", error=f"{type(e).__name__}: {e}")
 
 
 def _evolve(store: RunStore, config: SearchConfig, checkpoint: dict | None, live, monitor) -> tuple[Search, bool]:

@@ -52,6 +52,12 @@ class SearchConfig:
     def __post_init__(self) -> None:
         check(self)
 
+    @property
+    def reals(self) -> bool:
+        """Reals mode (`--reals`): programs judged as real-number functions by their max
+        relative error (evo.reals); float64 constants, double-double evaluation."""
+        return self.dtype == "float64"
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -35,6 +35,10 @@ from .strategy import STRATEGIES
 from .training import TrainingSet, worst_inputs
 from .worker import EvalSpec, Result, Task
 
+# Reals mode (evo.reals): a share of insertions square a value (x^8 range reconstruction),
+# and division is offered as often as the other ops (continued fractions).
+REALS_MUTATION = {"square": 0.15, "op_weights": (("div", 1.0),)}
+
 # A member's validation max this far above its training max means the training set
 # missed where it fails: its worst validation inputs join the training set.
 LEARN_MARGIN = 0.02
@@ -54,7 +58,8 @@ class Search:
         self.store = store
         self.on_progress = on_progress or (lambda s: None)
         self.strategy = STRATEGIES[config.algorithm](config)
-        self.mutation = MutationConfig(ops=config.ops, max_ops=config.max_ops)
+        self.mutation = MutationConfig(ops=config.ops, max_ops=config.max_ops,
+                                       **(REALS_MUTATION if config.reals else {}))
         self.training = TrainingSet(self.scorer, config.train_capacity)
         self.probe = np.linspace(*self.target.interval, 13).astype(self.scorer.np_dtype)
         self.rng = np.random.default_rng(config.seed)

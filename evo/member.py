@@ -47,6 +47,7 @@ class Member:
     validation: ErrorStats | None = None
     exhaustive: dict | None = None       # evo.verify.VerifyResult.to_dict()
     remeasured: dict | None = None       # measured cost timed again (median, spread)
+    certified_max_rel: float | None = None   # reals mode: proven bound on the max relative error (evo.certify)
     # Where it belongs (not part of the record): set by whoever reads a front, for export.
     target: "Target | None" = field(default=None, repr=False)
     run: str | None = field(default=None, repr=False)
@@ -96,6 +97,9 @@ class Member:
             "argmax": v.argmax if v else None, "train_max": json_float(self.train.max),
             "exhaustive_max_ulp": json_float(self.exhaustive_max) if self.exhaustive else None,
             "remeasured_cost": self.remeasured,
+            "certified_max_rel": self.certified_max_rel,
+            **({"digits": _digits(self.error), "certified_digits": _digits(self.certified_max_rel)}
+               if unit == "rel" else {}),
             "expression": self.expression, "program": to_dict(self.program),
             "parent": self.parent, "mutation": self.mutation,
         }
@@ -116,7 +120,16 @@ class Member:
         return Member(id=d["id"], program=from_dict(d["program"]), cost=float(d["cost"]), train=train,
                       parent=d.get("parent"), mutation=d.get("mutation", ""), island=int(d.get("island", 0)),
                       validation=validation, exhaustive=d.get("verified"),
-                      remeasured=d.get("remeasured_cost"))
+                      remeasured=d.get("remeasured_cost"), certified_max_rel=d.get("certified_max_rel"))
+
+
+def _digits(rel: float | None) -> float | None:
+    """Significant digits of a max relative error (reals mode): -log10(rel)."""
+    if rel is None:
+        return None
+    from .reals import digits
+
+    return json_float(round(digits(rel), 3))
 
 
 def _stats(d: dict, unit: str) -> ErrorStats:

@@ -31,6 +31,7 @@ class MutationConfig:
     # fma does the work of two ops with one rounding: offer it more often.
     op_weights: tuple[tuple[str, float], ...] = (("fma", 3.0), ("div", 0.5), ("neg", 0.5), ("sqrt", 0.5))
     horner_step: float = 0.3   # share of fma insertions made as v -> fma(v, x, c)
+    square: float = 0.0        # share of insertions made as v -> v*v (reals mode: squaring chains)
 
     def pick_op(self, rng: Rng, exclude: str = "") -> str:
         names = [o for o in self.ops if o != exclude] or list(self.ops)
@@ -92,6 +93,12 @@ def insert(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
     j, k = edges[int(rng.integers(len(edges)))]
     src = p.output if j == -1 else p.instrs[j].args[k]
     at = len(p.instrs) if j == -1 else j
+    if cfg.square and rng.random() < cfg.square:
+        # v -> v*v: repeated at the output, x^8 range reconstruction (2^x = (2^(x/8))^8).
+        new_slot = at
+        return _splice(p, at, [Instr("mul", (src, src))], lambda i, ins: Instr(
+            ins.op, tuple(new_slot if (i == j + 1 and n == k) else a for n, a in enumerate(ins.args)), ins.value),
+            (lambda o: new_slot) if j == -1 else (lambda o: o))
     name = cfg.pick_op(rng)
     op = OPS[name]
     extra: list[Instr] = []
@@ -191,8 +198,9 @@ PROBE = np.linspace(0.0, 1.0, 13).astype(np.float32)
 
 
 def probe_key(p: Program, probe: np.ndarray = PROBE) -> bytes:
-    """Outputs on a few probe points: equal keys => (almost surely) the same function."""
-    return evaluate(p, probe, np.float32).tobytes()
+    """Outputs on a few probe points: equal keys => (almost surely) the same function.
+    float64 probes (reals mode) compare in float64: programs 1e-12 apart are different."""
+    return evaluate(p, probe, np.float64 if probe.dtype == np.float64 else np.float32).tobytes()
 
 
 def mutate(p: Program, cfg: MutationConfig, rng: Rng, probe: np.ndarray = PROBE) -> tuple[Program, str]:

@@ -182,6 +182,10 @@ class Scorer:
 
     def point_errors(self, p: Program, pts: PointSet) -> np.ndarray:
         """Per-point errors of `p` on `pts`, computed as `semantics` computes."""
+        if self.dtype == "float64" and self.metric == "relative":
+            from .reals import relative_errors  # reals mode: the real-number function (double-double)
+
+            return relative_errors(p, pts.x, pts.hi, pts.lo)
         if self.semantics == "interp" or self.dtype != "float32":
             y = evaluate(p, pts.x, self.np_dtype)
         else:

@@ -11,6 +11,7 @@ from ..api import Run, resume as resume_run, run_search
 from ..config import SearchConfig, parse_duration
 from ..errors import EvoError
 from ..evolution import run_dir
+from ..reals import REALS_OPS
 from ..store import RunStore
 from ._common import fmt_ulp
 
@@ -18,7 +19,11 @@ from ._common import fmt_ulp
 @click.command()
 @click.argument("target", required=False)
 @click.option("--interval", metavar="A,B", help="Interval (default: the target's own).")
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--reals", is_flag=True,
+              help="Reals mode: programs of + - * / as real-number functions with float64 constants, scored by "
+                   "max relative error (significant digits), certified by interval arithmetic at the end.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", hidden=True,
+              help="Alias: --dtype float64 is --reals.")
 @click.option("--budget", metavar="DURATION", help="Wall-clock budget, e.g. 90s, 10m, 1h.")
 @click.option("--evals", type=int, help="Budget in evaluations (reproducible).")
 @click.option("--population", type=int, default=64, show_default=True, help="Members per island.")
@@ -43,12 +48,12 @@ from ._common import fmt_ulp
 @click.option("--checkpoint-every", type=float, default=30.0, show_default=True, help="Seconds.")
 @click.option("--resume", "resume", type=click.Path(), help="Continue the run in this directory.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress.")
-def search(target: str | None, interval: str | None, dtype: str, budget: str | None, evals: int | None,
+def search(target: str | None, interval: str | None, reals: bool, dtype: str, budget: str | None, evals: int | None,
            population: int, tournament: int, islands: int, algorithm: str, cost: str, semantics: str,
            op_cost: str | None, seed: int, name: str | None, out: str | None, workers: int | None,
            address: str | None, batch_size: int, deterministic: bool, verify_below: float,
            checkpoint_every: float, resume: str | None, quiet: bool) -> None:
-    """Evolve float32 programs for TARGET from f(x) = x."""
+    """Evolve float32 programs for TARGET from f(x) = x (--reals: real-number programs)."""
     if resume:
         run = resume_run(resume, workers=workers, address=address, progress=not quiet)
     else:
@@ -58,8 +63,10 @@ def search(target: str | None, interval: str | None, dtype: str, budget: str | N
 
         iv = parse_interval(interval) if interval else None
         get_target(target, iv)  # validate before anything is written
+        reals = reals or dtype == "float64"
         config = SearchConfig(
-            target=target, interval=iv, dtype=dtype, algorithm=algorithm, population=population,
+            target=target, interval=iv, dtype="float64" if reals else "float32",
+            **({"ops": REALS_OPS} if reals else {}), algorithm=algorithm, population=population,
             tournament=tournament, islands=islands, budget_seconds=parse_duration(budget) if budget else None,
             max_evals=evals, seed=seed, workers=workers, address=address or os.environ.get("RAY_ADDRESS"),
             batch_size=batch_size, deterministic=deterministic, cost=cost, semantics=semantics,

@@ -46,10 +46,13 @@ def print_result(r: VerifyResult, what: str, full_range: bool = False) -> None:
 @click.option("--symbol", metavar="NAME", help="The `float NAME(float)` function for --c / --lib.")
 @click.option("--full-range", is_flag=True,
               help="Every float32 input (all 2^32). A PROGRAM is checked as its full-range C export.")
+@click.option("--reals", is_flag=True,
+              help="Reals mode: prove a bound on the max relative error of PROGRAM's real-number function "
+                   "over the whole interval (interval arithmetic); exit 1 if it cannot be certified.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def verify(program: str | None, target: str, interval: str | None, c_file: str | None, library: str | None,
-           symbol: str | None, full_range: bool, as_json: bool, quiet: bool) -> None:
+           symbol: str | None, full_range: bool, reals: bool, as_json: bool, quiet: bool) -> None:
     """Check PROGRAM, --c FILE.c --symbol FN, or --lib LIBRARY --symbol NAME on every float32
     input of the interval (or every float32 input with --full-range)."""
     given = [n for n, v in (("PROGRAM", program), ("--c", c_file), ("--lib", library)) if v]
@@ -61,6 +64,11 @@ def verify(program: str | None, target: str, interval: str | None, c_file: str |
         raise EvoError(f"{given[0]} needs --symbol NAME")
     if program is not None and symbol:
         raise EvoError("--symbol goes with --c or --lib")
+    if reals:
+        if program is None or full_range:
+            raise EvoError("--reals certifies a PROGRAM.json on its interval (not --c, --lib or --full-range)")
+        certify_reals(load_program(program), resolve_target(target, interval), program, as_json, quiet)
+        return
     t = resolve_target(target, interval)
     if full_range and interval and program is None:  # (a program's interval picks its wrapper)
         raise EvoError("--full-range checks every float32 input: leave out --interval")
@@ -173,3 +181,36 @@ def _fmt(v: float | str) -> str:
     if isinstance(v, str):
         return v
     return f"{np.float32(v)!r}".removeprefix("np.float32(").removesuffix(")")
+
+
+def certify_reals(p, t: Target, what: str, as_json: bool, quiet: bool) -> None:
+    """`evo verify P.json -t T --reals`: the certificate (evo.certify); exit 1 when not certified."""
+    import sys
+
+    from ..certify import certify
+    from ..reals import digits
+
+    with progress_bar("certifying (pieces)", 1, enabled=not quiet) as update:
+        c = certify(p, t, progress=(lambda done, total: update(done, total)) if update else None)
+    if as_json:
+        print_json(c.to_dict() | {"target": t.to_dict(), "program": what})
+    else:
+        lo, hi = c.interval
+        click.echo(f"certified   {what} against {t.expr} on [{lo!r}, {hi!r}]: "
+                   + ("yes" if c.ok else "NO"))
+        if c.ok:
+            click.echo(f"bound       max relative error <= {c.bound:.6g}  ({c.digits:.2f} significant digits), "
+                       f"proven on {c.pieces} pieces")
+        else:
+            click.echo(f"reason      {c.reason}")
+        click.echo(f"sampled     max relative error {c.sampled_max:.6g} at x = {c.argmax!r} "
+                   f"({digits(c.sampled_max):.2f} digits; {c.sample_points:,} points, peaks refined in mpmath)")
+        if c.ok:
+            click.echo(f"tightness   bound / sampled max = {c.bound / c.sampled_max:.4f}" if c.sampled_max else "")
+        if c.float64_sampled_max is not None:
+            click.echo(f"float64     the program run in float64 (exported code): max relative error "
+                       f"{c.float64_sampled_max:.6g} on the sample (rounding included; not certified)")
+        click.echo(f"what        {c.what}")
+        click.echo(f"elapsed     {c.seconds:.1f} s")
+    if not c.ok:
+        sys.exit(1)

@@ -1,0 +1,190 @@
+"""Reals mode: double-double evaluation, fitting, certification, baselines, the search and CLI."""
+from __future__ import annotations
+
+import json
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+from evo.certify import certify
+from evo.fit import FitConfig, fit_reals
+from evo.ir import Instr, Program, to_dict
+from evo.member import Member
+from evo.reals import digits, evaluate_dd, relative_errors
+from evo.scoring import ErrorStats, Scorer
+from targets import get_target
+
+L = math.log(2) / 8
+
+
+def pade_squared(c: float = 12 / L ** 2, b: float = 6 / L) -> Program:
+    """2^x = (e^t)^8, t = x ln2 / 8, e^t ~ (t^2 + 6t + 12) / (t^2 - 6t + 12): 9 ops."""
+    return Program((Instr("x"), Instr("mul", (0, 0)), Instr("const", (), c), Instr("add", (1, 2)),
+                    Instr("const", (), b), Instr("mul", (4, 0)), Instr("add", (3, 5)), Instr("sub", (3, 5)),
+                    Instr("div", (6, 7)), Instr("mul", (8, 8)), Instr("mul", (9, 9)), Instr("mul", (10, 10))), 11)
+
+
+def mp_value(p: Program, x: float) -> mpmath.mpf:
+    """The program's real value at x, straight in mpmath (an independent path)."""
+    from primitives import OPS
+
+    v: list = []
+    for ins in p.instrs:
+        if ins.op == "x":
+            v.append(mpmath.mpf(x))
+        elif ins.op == "const":
+            v.append(mpmath.mpf(ins.value))
+        else:
+            v.append(OPS[ins.op].exact(*(v[a] for a in ins.args)))
+    return v[p.output]
+
+
+def test_double_double_matches_mpmath_where_float64_does_not():
+    p = pade_squared()
+    x = np.linspace(0, 1, 257)
+    hi, lo = evaluate_dd(p, x)
+    with mpmath.workprec(200):
+        exact = [mp_value(p, float(v)) for v in x]
+        dd_err = max(abs((mpmath.mpf(h) + mpmath.mpf(l)) - e) / e for h, l, e in zip(hi, lo, exact))
+        from evo.interp import evaluate
+
+        f64 = evaluate(p, x, np.float64)
+        f64_err = max(abs(mpmath.mpf(float(h)) - e) / e for h, e in zip(f64, exact))
+    assert dd_err < 1e-28
+    assert f64_err > 1e-16   # float64 alone could not score errors near 1e-15
+
+
+def test_removable_singularity_takes_ieee_values():
+    # 1 + c / (d / x + x): at x = 0, d / 0 = inf and c / inf = 0, so the value is 1 (the limit)
+    p = Program((Instr("x"), Instr("const", (), 2.0), Instr("div", (1, 0)), Instr("add", (2, 0)),
+                 Instr("const", (), 1.5), Instr("div", (4, 3)), Instr("const", (), 1.0), Instr("add", (5, 6))), 7)
+    hi, lo = evaluate_dd(p, np.array([0.0, 0.5]))
+    assert hi[0] == 1.0 and lo[0] == 0.0
+    assert hi[1] == pytest.approx(1 + 1.5 / (4 + 0.5))
+    # x * (1 / x) at 0 is 0 * inf: no value
+    q = Program((Instr("x"), Instr("const", (), 1.0), Instr("div", (1, 0)), Instr("mul", (0, 2))), 3)
+    assert np.isnan(evaluate_dd(q, np.array([0.0]))[0][0])
+
+
+def test_fit_reaches_the_minimax_of_pade_and_squaring():
+    t = get_target("exp2")
+    tr = Scorer(t, "float64").train
+    start = pade_squared(12 / L ** 2 * 1.1, 6 / L * 0.9)
+    fitted, err = fit_reals(start, tr.x, tr.hi, tr.lo, FitConfig())
+    # Padé's own constants give 5.43e-8; the minimax of this form is 3.39e-9 (equioscillating)
+    assert relative_errors(pade_squared(), tr.x, tr.hi, tr.lo).max() == pytest.approx(5.43e-8, rel=1e-2)
+    assert err.max() == pytest.approx(3.391e-9, rel=2e-3)
+    assert Scorer(t, "float64").score(fitted).max == pytest.approx(err.max(), rel=2e-3)
+
+
+def test_fit_keeps_the_value_at_a_singular_point():
+    """c / x at x = 0 has no float64 Jacobian there: the fit must still match f(0)."""
+    t = get_target("exp2")
+    tr = Scorer(t, "float64").train
+    assert tr.x[0] == 0.0
+    p = Program((Instr("x"), Instr("const", (), 2.0), Instr("div", (1, 0)), Instr("add", (2, 0)),
+                 Instr("const", (), 1.5), Instr("div", (4, 3)), Instr("const", (), 1.2), Instr("add", (5, 6))), 7)
+    fitted, err = fit_reals(p, tr.x, tr.hi, tr.lo, FitConfig(reals_restarts=0))
+    assert err[0] < 0.05 and err.max() < 0.05
+
+
+def dense_mpmath_max(p: Program, expr: str, interval: tuple[float, float], n: int = 3001) -> float:
+    t = get_target(expr) if expr in ("exp2", "erf") else None
+    with mpmath.workprec(160):
+        worst = mpmath.mpf(0)
+        for x in np.linspace(*interval, n):
+            v = t.mp(mpmath.mpf(float(x)))
+            if v == 0:
+                continue
+            try:
+                y = mp_value(p, float(x))
+            except ZeroDivisionError:  # a singular point: its IEEE value is tested elsewhere
+                continue
+            worst = max(worst, abs(y - v) / abs(v))
+    return float(worst)
+
+
+def test_certified_bound_covers_a_dense_mpmath_sample_and_is_tight():
+    t = get_target("exp2")
+    p = pade_squared(1598.74142206, 69.26019263)
+    c = certify(p, t)
+    assert c.ok, c.reason
+    sample = dense_mpmath_max(p, "exp2", t.interval)
+    assert c.bound >= sample                 # nothing sampled above the proven bound
+    assert c.bound >= c.sampled_max >= sample * (1 - 1e-9)
+    assert c.bound <= 1.10 * c.sampled_max   # within 10% of the sampled max
+    assert c.tightness == pytest.approx(c.bound / c.sampled_max - 1)
+    assert 8.4 < c.digits < 8.5
+
+
+def test_certificate_of_a_program_with_a_pole_is_a_failure():
+    # 1 + 1e-9 / (x - 0.31415926): a narrow pole the dense sample barely sees
+    p = Program((Instr("x"), Instr("const", (), 0.31415926), Instr("sub", (0, 1)), Instr("const", (), 1e-9),
+                 Instr("div", (3, 2)), Instr("const", (), 1.0), Instr("add", (4, 5))), 6)
+    c = certify(p, get_target("exp2"))
+    assert not c.ok and c.bound is None
+    assert "unbounded" in c.reason and "0.3141" in c.reason
+
+
+def test_certifies_a_removable_singularity_at_the_end():
+    t = get_target("exp2")
+    p = Program((Instr("x"), Instr("const", (), 0.9), Instr("div", (1, 0)), Instr("add", (2, 0)),
+                 Instr("const", (), 0.8), Instr("div", (4, 3)), Instr("const", (), 1.0), Instr("add", (5, 6))), 6 + 1)
+    c = certify(p, t)
+    assert c.ok, c.reason
+    assert c.sampled_max <= c.bound <= 1.1 * c.sampled_max
+    assert c.bound >= dense_mpmath_max(p, "exp2", t.interval, 1001)
+
+
+def test_certifies_relative_error_at_a_zero_of_the_target():
+    """erf(0) = 0: the relative error there is the limit, proven by expanding at the end."""
+    t = get_target("erf")
+    p = Program((Instr("x"), Instr("mul", (0, 0)), Instr("const", (), -0.28296366), Instr("mul", (1, 2)),
+                 Instr("const", (), 1.11692601), Instr("add", (3, 4)), Instr("mul", (5, 0))), 6)
+    c = certify(p, t)
+    assert c.ok, c.reason
+    assert c.sampled_max <= c.bound <= 1.1 * c.sampled_max
+    # a program that is not 0 where erf is: infinite relative error, refused
+    q = Program(p.instrs[:5] + (Instr("add", (3, 4)), Instr("mul", (5, 0)), Instr("const", (), 1e-30),
+                                Instr("add", (6, 7))), 8)
+    bad = certify(q, t)
+    assert not bad.ok and ("infinite" in bad.reason or "unbounded" in bad.reason)
+
+
+def test_digits():
+    assert digits(1e-12) == pytest.approx(12)
+    assert digits(float("inf")) == 0 and digits(2.0) == 0
+
+
+def test_member_keeps_its_certified_bound():
+    m = Member(7, pade_squared(), 9.0, ErrorStats(3.4e-9, 1e-9, 0.8, 100), certified_max_rel=3.56e-9)
+    d = m.to_dict("rel")
+    assert d["certified_max_rel"] == 3.56e-9 and d["certified_digits"] == pytest.approx(8.449, abs=1e-3)
+    back = Member.from_dict(json.loads(json.dumps(d)))
+    assert back.certified_max_rel == 3.56e-9
+    assert Member.from_dict(Member(8, pade_squared(), 9.0, ErrorStats(1, 1, 0, 1)).to_dict()).certified_max_rel is None
+
+
+def test_verify_reals_cli(tmp_path, capsys):
+    from evo.cli import main
+
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(to_dict(pade_squared(1598.74142206, 69.26019263))))
+    main(["verify", str(f), "-t", "exp2", "--reals", "--json", "-q"])
+    d = json.loads(capsys.readouterr().out)
+    assert d["ok"] and d["bound"] >= d["sampled_max"] and d["digits"] > 8.4
+    pole = tmp_path / "pole.json"
+    pole.write_text(json.dumps(to_dict(Program((Instr("x"), Instr("const", (), 0.5), Instr("sub", (0, 1)),
+                                                Instr("const", (), 1.0), Instr("div", (3, 2))), 4))))
+    with pytest.raises(SystemExit) as e:
+        main(["verify", str(pole), "-t", "exp2", "--reals", "-q"])
+    assert e.value.code == 1
+    assert "unbounded" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["verify", str(f), "--reals", "-q"])   # no target
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["verify", str(f), "-t", "exp2", "--reals", "--full-range"])
+    assert e.value.code == 2
