@@ -20,6 +20,7 @@ COMMANDS = {
     "front": "Show the Pareto front of a run.",
     "export": "Export a program as C, JAX or NumPy code.",
     "bench": "Benchmarks: search, kernel speed, scaling.",
+    "dashboard": "Serve a live web page of the runs in a directory (read-only).",
 }
 
 

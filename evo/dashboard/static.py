@@ -1,0 +1,54 @@
+"""The page and its assets, from this package and from the plotly package (which
+ships plotly.min.js): nothing is fetched from elsewhere, the machines may be offline.
+Assets are named from a fixed list; the file system is never searched by a request."""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from starlette.responses import Response
+
+HERE = Path(__file__).parent / "static"
+TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+         ".html": "text/html; charset=utf-8"}
+
+
+def plotly_js() -> Path:
+    """plotly.min.js inside the installed plotly package (found without importing it)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the plotly package is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "package_data" / "plotly.min.js"
+
+
+ASSETS = {"app.js": lambda: HERE / "app.js", "style.css": lambda: HERE / "style.css", "plotly.min.js": plotly_js}
+LONG_LIVED = {"plotly.min.js"}  # versioned by the installed package; ours change with evo
+
+
+@lru_cache(maxsize=None)
+def _load(name: str) -> tuple[bytes, bytes]:
+    data = ASSETS[name]().read_bytes()
+    return data, gzip.compress(data, compresslevel=6)
+
+
+def asset(name: str, accept_encoding: str = "") -> Response:
+    if name not in ASSETS:
+        return Response("not found", status_code=404, media_type="text/plain")
+    try:
+        data, zipped = _load(name)
+    except OSError as e:
+        return Response(f"asset {name} unavailable: {e}", status_code=404, media_type="text/plain")
+    headers = {"Cache-Control": "public, max-age=86400" if name in LONG_LIVED else "no-cache",
+               "X-Content-Type-Options": "nosniff", "Vary": "Accept-Encoding"}
+    if "gzip" in accept_encoding:
+        data, headers["Content-Encoding"] = zipped, "gzip"
+    return Response(data, media_type=TYPES[Path(name).suffix], headers=headers)
+
+
+def page() -> Response:
+    return Response((HERE / "index.html").read_bytes(), media_type=TYPES[".html"],
+                    headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+                             "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                                        "img-src 'self' data:; script-src 'self'"})
