@@ -188,3 +188,39 @@ def test_verify_reals_cli(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["verify", str(f), "-t", "exp2", "--reals", "--full-range"])
     assert e.value.code == 2
+
+
+def test_reals_baselines_are_the_real_optimum_with_known_figures():
+    from evo.baselines import approximation, best_per_ops, reals_baselines
+
+    t = get_target("exp2")
+    rows = {r.name: r for r in reals_baselines(t, 14, on_skip=lambda *a: None)}
+    # Horner in x: degree d costs 2d ops; a rational m/n with q monic 2(m + n)
+    assert rows["minimax5"].ops == 10 and rows["taylor7"].ops == 14 and rows["rational3/2"].ops == 10
+    # the minimax kinds equioscillate: their max is the levelled Remez error
+    for name, (kind, d) in {"minimax5": ("minimax", 5), "rational3/2": ("rational", 5),
+                            "rational4/3": ("rational", 7)}.items():
+        assert rows[name].max_rel == pytest.approx(approximation(t, kind, d).error, rel=1e-3)
+    # at 10 ops (the paper's comparison): Taylor ~5.5, Padé ~6.6, Chebyshev ~7.0, minimax ~7.1, rational ~8.1 digits
+    assert [round(rows[n].digits, 1) for n in ("taylor5", "pade3/2", "chebyshev5", "minimax5", "rational3/2")] == \
+        [5.5, 6.6, 7.0, 7.1, 8.1]
+    # Taylor at the middle: its error, straight from the series in mpmath, peaks at an end
+    with mpmath.workprec(160):
+        c = [mpmath.ln2 ** k * mpmath.exp2(0.5) / mpmath.factorial(k) for k in range(6)]
+        ends = [abs(sum(a * (mpmath.mpf(x) - 0.5) ** k for k, a in enumerate(c)) - mpmath.exp2(x)) / mpmath.exp2(x)
+                for x in (0, 1)]
+    assert rows["taylor5"].max_rel == pytest.approx(float(max(ends)), rel=1e-9)
+    best = best_per_ops(rows.values(), 14)
+    assert best[10].name == "rational3/2" and best[11].name == "rational3/2" and best[14].name == "rational4/3"
+
+
+def test_baselines_reals_cli(capsys):
+    from evo.cli import main
+
+    main(["baselines", "exp2", "--reals", "--max-ops", "6", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} >= {"taylor3", "minimax3", "rational2/1", "chebyshev3", "pade2/1"}
+    assert all(r["ops"] <= 6 and r["digits"] > 0 for r in rows)
+    with pytest.raises(SystemExit) as e:
+        main(["baselines", "exp2", "--reals", "--max-ops", "1"])
+    assert e.value.code == 2
