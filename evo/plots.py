@@ -30,6 +30,8 @@ def baseline_points(front: "Front") -> list[tuple[str, float, float]]:
 
 
 def front_figure(front: "Front", with_baselines: bool = True) -> Figure:
+    if front.dtype == "float64":
+        return reals_front_figure(front, with_baselines)
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
     pts = [(m.cost, m.error) for m in front if m.error > 0 and m.error != float("inf")]
@@ -50,6 +52,38 @@ def front_figure(front: "Front", with_baselines: bool = True) -> Figure:
     ax.set_ylabel(f"max error ({front.unit})")
     lo, hi = front.target.interval
     ax.set_title(f"{front.target.expr} on [{lo:.4g}, {hi:.4g}]")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def reals_front_figure(front: "Front", with_baselines: bool = True) -> Figure:
+    """Reals mode: significant digits (-log10 max relative error) against ops, the evolved
+    front (sampled, and certified where proven) against every classical form."""
+    from .reals import digits
+
+    fig = Figure(figsize=(7.5, 4.8))
+    ax = fig.subplots()
+    pts = [(m.cost, digits(m.error)) for m in front if 0 < m.error < 1]
+    if pts:
+        ax.step(*zip(*pts), where="post", color="C3", alpha=0.5)
+        ax.scatter(*zip(*pts), marker="o", s=36, color="C3", zorder=5, label="evolved front (sampled max)")
+    cert = [(m.cost, digits(m.certified_max_rel)) for m in front if m.certified_max_rel]
+    if cert:
+        ax.scatter(*zip(*cert), marker="*", s=150, color="k", zorder=6, label="evolved, certified bound")
+    if with_baselines:
+        from .baselines import reals_baselines
+
+        rows = reals_baselines(front.target, max_ops=max(14, int(max((m.cost for m in front), default=0))),
+                               on_skip=lambda *a: None)
+        for i, kind in enumerate(dict.fromkeys(r.kind for r in rows)):
+            b = sorted((r.ops, r.digits) for r in rows if r.kind == kind)
+            ax.plot(*zip(*b), marker="x", ls="--", lw=0.8, color=f"C{i}", label=f"{kind} (real optimum)")
+    ax.set_xlabel("cost (x-dependent ops)" if front.cost_kind == "ops" else "cost (ns/element)")
+    ax.set_ylabel("significant digits  (-log10 max relative error)")
+    lo, hi = front.target.interval
+    ax.set_title(f"{front.target.expr} on [{lo:.4g}, {hi:.4g}], reals: digits against ops")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -167,4 +167,42 @@ def relative_errors(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray,
     return np.where(np.isfinite(yh), err, np.inf)
 
 
-__all__ = ["REALS_OPS", "digits", "evaluate_dd", "relative_errors"]
+def digits_table(front, max_ops: int = 14) -> str:
+    """The evolved front of a reals run against the best classical form at each op count
+    (same interval and metric): a Markdown table of significant digits."""
+    from .baselines import best_per_ops, reals_baselines
+
+    rows = reals_baselines(front.target, max_ops, on_skip=lambda *a: None)
+    best = best_per_ops(rows, max_ops)
+    lines = ["| ops | evolved (sampled) | evolved (certified) | best classical (<= ops) | margin |",
+             "|---|---|---|---|---|"]
+    for k in range(2, max_ops + 1):
+        ms = [m for m in front if m.cost <= k and 0 < m.error < 1]
+        m = min(ms, key=lambda a: a.error) if ms else None
+        b = best.get(k)
+        ev = f"{digits(m.error):.2f} (#{m.id}, {m.cost:g} ops)" if m else "-"
+        cert = f"{digits(m.certified_max_rel):.2f}" if m is not None and m.certified_max_rel else "-"
+        bl = f"{b.digits:.2f} ({b.name})" if b else "-"
+        margin = f"{digits(m.error) - b.digits:+.2f}" if m and b else "-"
+        lines.append(f"| {k} | {ev} | {cert} | {bl} | {margin} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m evo.reals RUN [MAX_OPS]: the digits-against-ops table of a reals run."""
+    import sys
+
+    from .runs import load_front
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        raise SystemExit("usage: python -m evo.reals RUN [MAX_OPS]")
+    front = load_front(args[0])
+    print(digits_table(front, int(args[1]) if len(args) > 1 else 14))
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["REALS_OPS", "digits", "digits_table", "evaluate_dd", "relative_errors"]

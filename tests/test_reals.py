@@ -224,3 +224,28 @@ def test_baselines_reals_cli(capsys):
     with pytest.raises(SystemExit) as e:
         main(["baselines", "exp2", "--reals", "--max-ops", "1"])
     assert e.value.code == 2
+
+
+def test_reals_search_end_to_end(tmp_path, monkeypatch):
+    """From f(x) = x: float64 constants, relative errors, certified front, digits plot."""
+    import evo
+    import evo.certify
+
+    monkeypatch.setattr(evo.certify, "CERTIFY_BELOW", 1.0)  # a short run's front is far from 1e-3
+
+    run = evo.search("exp2", reals=True, budget=None, max_evals=120, workers=0, out=tmp_path, name="r",
+                     progress=False)
+    assert run.config.reals and run.config.ops == ("add", "sub", "mul", "div")
+    assert run.front.unit == "rel"
+    best = min(run.front, key=lambda m: m.error)
+    assert best.error < 0.05
+    certified = [e for e in run.events() if e["event"] == "certified"]
+    assert certified, "run_search certifies the front of a reals run"
+    for e in certified:
+        m = run.front.member(e["id"])
+        if e["ok"]:
+            assert m.certified_max_rel == e["bound"] >= m.error * (1 - 1e-9)
+    assert (run.path / "front.png").exists()
+    from evo.reals import digits_table
+
+    assert "| 10 |" in digits_table(run.front)
