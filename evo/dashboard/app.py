@@ -32,7 +32,7 @@ from .baselines import in_child as baselines_in_child
 from .files import RunsRoot
 from .members import detail, error_curve, exports
 from .runview import RunView
-from .static import asset, page
+from .assets import asset, page
 
 RESCAN_SECONDS = 1.0  # the runs directory is listed again at most this often
 CACHED = 128          # exports and error curves kept (a live front changes often: old entries go)
@@ -103,7 +103,7 @@ class Dashboard:
     def warm(self) -> None:
         """Read every run's log once and start on its baselines, so the first page load
         does not wait for them."""
-        from .static import _load
+        from .assets import _load
 
         _load("plotly.min.js")  # compressed once, now
         for v in list(self.scan(force=True).values()):
