@@ -246,6 +246,8 @@ def fit_reals(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray,
         y0, j0 = forward(p, x, p.constants)
         ok &= np.isfinite(y0) & np.all(np.isfinite(j0), axis=0)
     xf, hf, lf, wf = x[ok], hi[ok], lo[ok], w[ok]
+    if xf.size < len(p.const_slots) + 1:  # singular nearly everywhere (x / (t - t)): nothing to fit
+        return p, relative_errors(p, x, hi, lo)
     sub = np.unique(np.r_[np.arange(0, xf.size, cfg.float64_stride), xf.size - 1]) if xf.size else np.arange(0)
     # Deterministic per structure: the same child fits the same way on any worker.
     rng = np.random.default_rng(int(p.hash()[:8], 16))

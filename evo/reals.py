@@ -164,7 +164,7 @@ def relative_errors(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray,
         d = (yh - hi) + (yl - lo)
         err = np.abs(d) / np.abs(hi)
         err = np.where(hi == 0, np.where((yh == 0) & (yl == 0), 0.0, np.inf), err)
-    return np.where(np.isfinite(yh), err, np.inf)
+    return np.where(np.isfinite(yh) & ~np.isnan(err), err, np.inf)
 
 
 def digits_table(front, max_ops: int = 14) -> str:

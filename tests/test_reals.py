@@ -249,3 +249,49 @@ def test_reals_search_end_to_end(tmp_path, monkeypatch):
     from evo.reals import digits_table
 
     assert "| 10 |" in digits_table(run.front)
+
+
+def test_export_reals_c_and_jax_state_the_certified_bound(tmp_path):
+    import ctypes
+    import shutil
+    import subprocess
+
+    from evo.api import export  # (evo.export is also the name of the export package)
+    from evo.interp import evaluate
+
+    p = pade_squared(1598.74142206, 69.26019263)
+    m = Member(3, p, 9.0, ErrorStats(3.41e-9, 1e-9, 0.8, 100), certified_max_rel=3.562e-9)
+    m.target = get_target("exp2")
+    c_text = export(m, lang="c", name="ex2")
+    assert "max relative error <= 3.562e-09" in c_text and "CERTIFIED" in c_text and "double ex2(double x)" in c_text
+    x = np.linspace(0, 1, 1001)
+    want = evaluate(p, x, np.float64)
+    if shutil.which("gcc"):
+        src, lib = tmp_path / "ex2.c", tmp_path / "ex2.so"
+        src.write_text(c_text)
+        subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-std=c99", "-shared", "-fPIC", str(src), "-o", str(lib)],
+                       check=True)
+        f = ctypes.CDLL(str(lib)).ex2
+        f.restype, f.argtypes = ctypes.c_double, [ctypes.c_double]
+        got = np.array([f(float(v)) for v in x])
+        assert np.array_equal(got, want)  # the float64 interpreter's arithmetic, op for op
+    jax_text = export(m, lang="jax", name="ex2")
+    assert "3.562e-09" in jax_text
+    ns: dict = {}
+    exec(compile(jax_text, "ex2.py", "exec"), ns)  # noqa: S102 - our own generated module
+    got = np.asarray(ns["ex2"](x))
+    assert got.dtype == np.float64 and np.max(np.abs(got - want) / want) < 1e-15
+    # a program file is certified on export; one with a pole says it is not
+    pole = Program((Instr("x"), Instr("const", (), 0.5), Instr("sub", (0, 1)), Instr("const", (), 1.0),
+                    Instr("div", (3, 2))), 4)
+    text = export(pole, lang="c", target="exp2", reals=True)
+    assert "NOT certified" in text and "unbounded" in text
+
+
+def test_fit_of_a_program_singular_everywhere_does_not_raise():
+    """x / (t - t): no point to fit on; it scores inf (a failure here once stopped a search)."""
+    tr = Scorer(get_target("erf"), "float64").train
+    p = Program((Instr("x"), Instr("const", (), 0.14), Instr("add", (0, 1)), Instr("sub", (2, 2)),
+                 Instr("div", (0, 3)), Instr("sub", (4, 0))), 5)
+    fitted, err = fit_reals(p, tr.x, tr.hi, tr.lo)
+    assert np.all(np.isinf(err[tr.hi != 0]))
