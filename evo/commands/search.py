@@ -81,6 +81,8 @@ def search(target: str | None, interval: str | None, reals: bool, dtype: str, bu
 
 
 def summarize(run: Run) -> None:
+    if run.config.reals:
+        return summarize_reals(run)
     st, f = run.stats, run.front
     click.echo(f"run        {run.path}  ({st.evals} evaluations in {st.elapsed:.0f} s, "
                f"{st.evals / max(st.elapsed, 1e-9):.1f}/s; fitting {100 * st.fit_seconds / max(st.eval_seconds, 1e-9):.0f}% "
@@ -102,6 +104,23 @@ def summarize(run: Run) -> None:
     else:
         click.echo("verified   no member was checked exhaustively (none under --verify-below)")
     click.echo(f"see        evo front {run.path}")
+
+
+def summarize_reals(run: Run) -> None:
+    """Reals mode: digits (sampled) and the certified bound per front member."""
+    from ..reals import digits
+
+    st, f = run.stats, run.front
+    click.echo(f"run        {run.path}  ({st.evals} evaluations in {st.elapsed:.0f} s, "
+               f"{st.evals / max(st.elapsed, 1e-9):.1f}/s; reals mode)")
+    click.echo("front      digits = -log10(max relative error of the real-number function); sampled on the "
+               "training and validation points; certified = proven bound (evo verify --reals)")
+    for m in f:
+        cert = f"certified {digits(m.certified_max_rel):5.2f} (<= {m.certified_max_rel:.3g})" \
+            if m.certified_max_rel else "not certified"
+        click.echo(f"  #{m.id:<6} ops {m.cost:<4g} digits {digits(m.error):5.2f} (max rel {fmt_ulp(m.error):<9}) "
+                   f"{cert:<32} {m.expression[:90]}")
+    click.echo(f"see        evo front {run.path}; python -m evo.reals {run.path} (digits against the classical forms)")
 
 
 def _validation_size(f) -> str:
