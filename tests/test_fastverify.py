@@ -145,6 +145,16 @@ def test_custom_expression():
     check(p, t, (ordinal(0.05), ordinal(0.05) + (1 << 19)))
 
 
+def test_negative_pieces_with_a_zero():
+    """sin on [-1, 1]: negative pieces factored at the zero 0, across zero and near -0.5."""
+    t = get_target("sin(x)", (-1.0, 1.0))
+    p = prog(("mul", 0, 0), ("const", -1 / 6), ("const", 1.0), ("fma", 1, 2, 3), ("mul", 0, 4))  # x (1 - x^2/6)
+    r = check(p, t, (-(1 << 21), 1 << 21))
+    assert r.reference_ulp < 2e-8 and r.fallback_inputs == 0
+    a = ordinal(-0.5)
+    check(p, t, (a, a + (1 << 19)))
+
+
 def test_interval_api_matches_verify_program(exp2_fma6):
     r = fv.fast_verify(exp2_fma6, TARGETS["exp2"], (1.0, 1.001))
     o = verify_program(exp2_fma6, TARGETS["exp2"], (1.0, 1.001))
