@@ -553,7 +553,8 @@ def _prove_piece(p: Program, P: Callable, F: Callable, fplain: Callable, piece: 
         return _singular(p, fplain, piece, proof, e.op)
     if bnd is None:
         if piece.depth >= MAX_DEPTH:
-            raise CertifyError(f"no bound near x = {float((a + b) / 2)!r}: the error varies too fast there")
+            raise CertifyError(f"no bound near x = {float((a + b) / 2)!r}: the program's values vary too fast there "
+                               "(a pole of an intermediate value nearby, even if the output stays finite?)")
         return _halves(piece)
     proof.bound = max(proof.bound, bnd)
     proof.pieces += 1
