@@ -18,6 +18,9 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+src"
 
+# Modules named like API functions are imported first: importing a submodule later would
+# set evo.<name> to the module, hiding the function of that name.
+from . import baselines as _baselines_module, export as _export_package, verify as _verify_module  # noqa: E402,F401
 from .api import Run, Verification, baselines, export, load_run, resume, search, verify  # noqa: E402
 from .member import Member  # noqa: E402
 from .runs import Front  # noqa: E402

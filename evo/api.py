@@ -104,9 +104,11 @@ def resume(path: str | Path, workers: int | None = None, address: str | None = N
 
 def run_search(store: RunStore, config: SearchConfig, checkpoint: dict | None = None, progress: bool = True,
                monitor: Callable[[Search], None] | None = None,
-               progress_bar: Callable[[str, int], Any] | None = None) -> Run:
-    """Run (or continue) the search of a run directory to its end: evolve, re-time a
-    measured cost, verify the front, plot. Ctrl-C checkpoints and returns (status interrupted)."""
+               progress_bar: Callable[[str, int], Any] | None = None,
+               until: Callable[[Search], bool] | None = None, final_checks: bool = True) -> Run:
+    """Run (or continue) the search of a run directory to its end: evolve (until the
+    budget is spent or `until(search)` holds), re-time a measured cost, verify the front
+    (unless final_checks is False), plot. Ctrl-C checkpoints and returns (status interrupted)."""
     from .monitor import Monitor
     from .progress import progress_bar as default_bar
 
@@ -114,14 +116,15 @@ def run_search(store: RunStore, config: SearchConfig, checkpoint: dict | None = 
     store.claim()
     try:
         s, interrupted = _evolve(store, config, checkpoint, Monitor(budget_text, enabled=progress and not monitor),
-                                 monitor)
+                                 monitor, until)
         if not interrupted:
             try:
                 remeasure_front(s)
                 bar = progress_bar or ((lambda label, total: default_bar(label, total)) if progress else None)
-                s.verify_front(config.verify_below, bar)
-                if config.reals:
-                    _certify_front(s, progress)
+                if final_checks:
+                    s.verify_front(config.verify_below, bar)
+                    if config.reals:
+                        _certify_front(s, progress)
             except KeyboardInterrupt:
                 interrupted = True
             s.checkpoint()
@@ -150,7 +153,8 @@ def _certify_front(s: Search, progress: bool) -> None:
             s.store.event("certify-error", error=f"{type(e).__name__}: {e}")
 
 
-def _evolve(store: RunStore, config: SearchConfig, checkpoint: dict | None, live, monitor) -> tuple[Search, bool]:
+def _evolve(store: RunStore, config: SearchConfig, checkpoint: dict | None, live, monitor,
+            until: Callable[[Search], bool] | None) -> tuple[Search, bool]:
     """The evolution itself, on its evaluator; (search, whether Ctrl-C stopped it)."""
     evaluator = make_evaluator(config)
     s: Search | None = None
@@ -161,7 +165,7 @@ def _evolve(store: RunStore, config: SearchConfig, checkpoint: dict | None, live
                 s.restore(checkpoint)
                 store.event("resume", evals=s.stats.evals, elapsed=s.elapsed)
             try:
-                s.run()
+                s.run(until or (lambda _: False))
             except KeyboardInterrupt:
                 s.checkpoint()  # Ctrl-C loses nothing: resume continues from here
                 return s, True

@@ -32,6 +32,9 @@ class SearchConfig:
     restart_after: int = 6000            # an island whose front has not moved in this many of its
                                          # evaluations starts again from f(x) = x
     train_capacity: int = 512            # grown training points kept (the oldest leave first)
+    second_start: float = 0.0            # share of children whose constants are fitted twice
+                                         # (inherited, and fresh): keeps the better
+    mutation_weights: tuple[tuple[str, float], ...] = ()   # overrides of MutationConfig.weights
     budget_seconds: float | None = None
     max_evals: int | None = None
     seed: int = 0
@@ -72,6 +75,7 @@ class SearchConfig:
             d["interval"] = tuple(d["interval"])
         d["cost_weights"] = tuple(tuple(w) for w in d.get("cost_weights", ()))
         d["ops"] = tuple(d.get("ops", DEFAULT_SEARCH_OPS))
+        d["mutation_weights"] = tuple(tuple(w) for w in d.get("mutation_weights", ()))
         if isinstance(d.get("fit"), dict):
             fd = dict(d["fit"])
             fd["polish_steps"] = tuple(fd.get("polish_steps", FitConfig.polish_steps))
@@ -112,6 +116,11 @@ def check(c: SearchConfig) -> None:
     bad = [o for o in c.ops if o not in OPS]
     if bad:
         raise EvoError(f"unknown op {bad[0]!r} (known: {', '.join(OPS)})")
+    from .mutate import MUTATIONS
+
+    for name, w in c.mutation_weights:
+        if name not in MUTATIONS or not w >= 0:
+            raise EvoError(f"mutation weight {name}={w}: known mutations are {', '.join(MUTATIONS)}, weights >= 0")
     for name, w in c.cost_weights:
         if name not in OPS:
             raise EvoError(f"unknown op {name!r} in the op costs (known: {', '.join(OPS)})")

@@ -58,8 +58,9 @@ class Search:
         self.store = store
         self.on_progress = on_progress or (lambda s: None)
         self.strategy = STRATEGIES[config.algorithm](config)
-        self.mutation = MutationConfig(ops=config.ops, max_ops=config.max_ops,
-                                       **(REALS_MUTATION if config.reals else {}))
+        weights = dict(MutationConfig.weights) | dict(config.mutation_weights)
+        self.mutation = MutationConfig(ops=config.ops, max_ops=config.max_ops, shift=_shift(self.scorer),
+                                       weights=tuple(weights.items()), **(REALS_MUTATION if config.reals else {}))
         self.training = TrainingSet(self.scorer, config.train_capacity)
         self.probe = np.linspace(*self.target.interval, 13).astype(self.scorer.np_dtype)
         self.rng = np.random.default_rng(config.seed)
@@ -148,7 +149,8 @@ class Search:
         tries = 0
         while len(tasks) < n:
             parent = self.strategy.parent(island, self.rng)
-            child, how = mutate(parent.program, self.mutation, self.rng, self.probe)
+            child, how = mutate(parent.program, self.mutation, self.rng, self.probe,
+                                donors=[a.program for a in self.archive if a is not parent])
             key = probe_key(child, self.probe)
             cid, st.next_id = st.next_id, st.next_id + 1
             tries += 1
@@ -166,6 +168,8 @@ class Search:
     def _seed(self) -> None:
         """Start from empty code: f(x) = x, evaluated like any child, on every island."""
         st = self.state
+        if self.store:
+            self.store.event("start", config=self.config.to_dict(), target=self.target.to_dict())
         cid, st.next_id = st.next_id, st.next_id + 1
         self.evaluator.submit([Task(cid, to_dict(Program.identity()), None, "seed", 0, self.training.extra)])
         for r in self.evaluator.poll():
@@ -174,8 +178,6 @@ class Search:
         for isl in st.islands[1:]:
             isl.population.append(self._seed_member)
             isl.front.append(self._seed_member)
-        if self.store:
-            self.store.event("start", config=self.config.to_dict(), target=self.target.to_dict())
 
     # -- a child comes back ------------------------------------------------------------------
     def _add(self, r: Result) -> None:
@@ -396,6 +398,14 @@ class Search:
     def close(self) -> None:
         if self.checker is not None:
             self.checker.close()
+
+
+def _shift(scorer: Scorer) -> float:
+    """The c of the change of variable x -> x - c: a zero of the target inside the interval
+    (log at 1: then x - 1 is exact and the kernel can be exact there), else mid-interval."""
+    tr = scorer.train
+    zeros = tr.x[(tr.hi == 0) & (tr.lo == 0)]
+    return float(zeros[0]) if zeros.size else float(np.mean(scorer.target.interval))
 
 
 def _dominated_by(a: Member, m: Member) -> bool:

@@ -2,13 +2,20 @@
 
 AutoNumerics-Zero weighs insert 1 : remove 2 : rewire 3 : rename 3; starting
 from f(x) = x on a laptop budget, growth must come sooner, so insertion is
-weighted up (see `MutationConfig.weights`), plus constant moves. Each mutation returns a new program (or None if it does
-not apply); `mutate` retries until the function really changes.
+weighted up (see `MutationConfig.weights`), plus constant moves, and structural
+moves that classical kernels are made of: a change of variable (x -> x - c, with c
+a zero of the target, or x -> x*x: even forms), a factor (y -> u*y: odd forms,
+(x - 1) * q for logs), Horner steps in the program's own variable, and grafts of a
+subgraph of another front member (crossover). Each mutation returns a new program
+(or None if it does not apply); `mutate` retries until the function really changes.
+
+To add a mutation: a function (program, config, rng, donors) -> program | None,
+one row in MUTATIONS and a weight in MutationConfig.weights.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -25,12 +32,13 @@ class MutationConfig:
     ops: tuple[str, ...] = ("add", "sub", "mul", "div", "fma", "neg")
     weights: tuple[tuple[str, float], ...] = (
         ("insert", 2.0), ("remove", 1.0), ("rewire", 2.0), ("rename", 2.0),
-        ("perturb", 1.0), ("redraw", 0.2))
+        ("perturb", 1.0), ("redraw", 0.2), ("substitute", 0.1), ("factor", 0.1), ("graft", 0.2))
     max_ops: int = 24          # cap on x-dependent ops
     max_tries: int = 50
     # fma does the work of two ops with one rounding: offer it more often.
     op_weights: tuple[tuple[str, float], ...] = (("fma", 3.0), ("div", 0.5), ("neg", 0.5), ("sqrt", 0.5))
-    horner_step: float = 0.3   # share of fma insertions made as v -> fma(v, x, c)
+    horner_step: float = 0.3   # share of fma insertions made as v -> fma(v, u, c), u = x or a variable
+    shift: float = 0.0         # c of the change of variable x -> x - c (a zero of the target, else mid-interval)
     square: float = 0.0        # share of insertions made as v -> v*v (reals mode: squaring chains)
 
     def pick_op(self, rng: Rng, exclude: str = "") -> str:
@@ -86,7 +94,7 @@ def _splice(p: Program, at: int, new: list[Instr], rewrite: Callable[[int, Instr
     return Program(tuple(out), output(shift(p.output)))
 
 
-def insert(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+def insert(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
     """Put a new op on an edge: the value v flowing into a use becomes op(..v..)."""
     ops = _live_ops(p)
     edges = [(j, k) for j in ops for k in range(len(p.instrs[j].args))] + [(-1, -1)]
@@ -103,9 +111,11 @@ def insert(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
     op = OPS[name]
     extra: list[Instr] = []
     if name == "fma" and rng.random() < cfg.horner_step:
-        # A Horner step, v -> fma(v, x, c): one more degree for polynomial-like kernels.
+        # A Horner step, v -> fma(v, u, c): one more degree for polynomial-like kernels,
+        # in x or in the variable the program already works in (x - 1, x*x).
+        u = _variable(p, at, rng)
         extra.append(Instr(CONST, (), random_constant(rng)))
-        args = [src, 0, -len(extra)] if rng.random() < 0.5 else [0, src, -len(extra)]
+        args = [src, u, -len(extra)] if rng.random() < 0.5 else [u, src, -len(extra)]
     else:
         args = [_operand(p, at, rng, extra) for _ in range(op.arity)]
         args[int(rng.integers(op.arity))] = src
@@ -122,7 +132,7 @@ def insert(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
     return _splice(p, at, new, rewrite, (lambda o: new_slot) if j == -1 else (lambda o: o))
 
 
-def remove(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+def remove(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
     """Bypass an op: its uses take one of its arguments instead."""
     ops = _live_ops(p)
     if not ops:
@@ -133,7 +143,7 @@ def remove(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
     return Program(tuple(instrs), keep if p.output == j else p.output)
 
 
-def rewire(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+def rewire(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
     """Point one argument of an op elsewhere (x, an earlier slot, a new constant)."""
     ops = _live_ops(p)
     if not ops:
@@ -153,7 +163,7 @@ def rewire(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
     return _splice(p, j, extra, rewrite, lambda o: o)
 
 
-def rename(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+def rename(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
     """Change an op to another; arguments are dropped or added to fit the arity."""
     ops = _live_ops(p)
     if not ops:
@@ -170,7 +180,7 @@ def rename(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
     return _splice(p, j, extra, lambda i, ins: Instr(name, fixed) if i == j + len(extra) else ins, lambda o: o)
 
 
-def perturb(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+def perturb(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
     """Scale one constant by a random factor (a new starting point for fitting)."""
     slots = [s for s in p.const_slots if reachable(p)[s]]
     if not slots:
@@ -183,15 +193,89 @@ def perturb(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
     return p.with_constants(c) if np.isfinite(c[j]) else None  # beyond float32: no such move
 
 
-def redraw(p: Program, cfg: MutationConfig, rng: Rng) -> Program | None:
+def redraw(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
     """Draw all constants afresh."""
     if not p.const_slots:
         return None
     return p.with_constants([random_constant(rng) for _ in p.const_slots])
 
 
-MUTATIONS: dict[str, Callable[[Program, MutationConfig, Rng], Program | None]] = {
+def variables(p: Program, before: int | None = None) -> list[int]:
+    """x, and the live slots that are one binary op of x and constants (x - c, x*x, c*x):
+    the variables a kernel may be written in."""
+    live = reachable(p)
+    consts = set(p.const_slots)
+    end = len(p.instrs) if before is None else before
+    return [0] + [i for i in range(1, end) if live[i] and p.instrs[i].op in OPS and len(p.instrs[i].args) == 2
+                  and 0 in p.instrs[i].args and all(a == 0 or a in consts for a in p.instrs[i].args)]
+
+
+def _variable(p: Program, before: int, rng: Rng) -> int:
+    """x half of the time, else one of the program's own variables (if it has any)."""
+    vs = variables(p, before)
+    return 0 if len(vs) == 1 or rng.random() < 0.5 else int(rng.choice(vs[1:]))
+
+
+def substitute(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
+    """Change of variable: every use of x becomes u = x - c (c a zero of the target) or x*x."""
+    if rng.random() < 0.5:
+        head, u = [Instr(X), Instr(CONST, (), float(cfg.shift)), Instr("sub", (0, 1))], 2
+    else:
+        head, u = [Instr(X), Instr("mul", (0, 0))], 1
+    off = len(head) - 1
+
+    def moved(a: int) -> int:
+        return u if a == 0 else a + off
+
+    body = [Instr(ins.op, tuple(moved(a) for a in ins.args), ins.value) for ins in p.instrs[1:]]
+    return Program(tuple(head + body), moved(p.output))
+
+
+def factor(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
+    """y -> u * y with u one of the program's variables (odd forms: x * q(x*x); logs: (x - 1) * q)."""
+    u = int(rng.choice(variables(p)))
+    return Program(p.instrs + (Instr("mul", (u, p.output)),), len(p.instrs))
+
+
+def graft(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
+    """Crossover: one op's value is replaced by a subgraph copied from another program."""
+    ops = _live_ops(p)
+    donors = [d for d in donors if _live_ops(d)]
+    if not ops or not donors:
+        return None
+    d = donors[int(rng.integers(len(donors)))]
+    j, k = int(rng.choice(ops)), int(rng.choice(_live_ops(d)))
+    live = _reaching(d, k)
+    index: dict[int, int] = {0: 0}
+    new: list[Instr] = []
+    for i in range(1, k + 1):
+        if live[i]:
+            ins = d.instrs[i]
+            new.append(Instr(ins.op, tuple(index[a] for a in ins.args), ins.value))
+            index[i] = -len(new)  # _splice's placeholder for the new instruction
+    slot = j + len(new) - 1
+
+    def rewrite(i: int, ins: Instr) -> Instr:
+        return Instr(ins.op, tuple(slot if a == j + len(new) else a for a in ins.args), ins.value)
+
+    return _splice(p, j, new, rewrite, lambda o: slot if o == j + len(new) else o)
+
+
+def _reaching(p: Program, k: int) -> list[bool]:
+    """Slots slot k depends on (k included)."""
+    need = [False] * len(p.instrs)
+    need[k] = True
+    for i in range(k, -1, -1):
+        if need[i]:
+            for a in p.instrs[i].args:
+                need[a] = True
+    return need
+
+
+# (program, config, rng, donors) -> a new program, or None where the move does not apply
+MUTATIONS: dict[str, Callable[[Program, MutationConfig, Rng, Sequence[Program]], Program | None]] = {
     "insert": insert, "remove": remove, "rewire": rewire, "rename": rename, "perturb": perturb, "redraw": redraw,
+    "substitute": substitute, "factor": factor, "graft": graft,
 }
 
 PROBE = np.linspace(0.0, 1.0, 13).astype(np.float32)
@@ -203,14 +287,16 @@ def probe_key(p: Program, probe: np.ndarray = PROBE) -> bytes:
     return evaluate(p, probe, np.float64 if probe.dtype == np.float64 else np.float32).tobytes()
 
 
-def mutate(p: Program, cfg: MutationConfig, rng: Rng, probe: np.ndarray = PROBE) -> tuple[Program, str]:
-    """A simplified child that computes a different function than `p`, and the mutation's name."""
+def mutate(p: Program, cfg: MutationConfig, rng: Rng, probe: np.ndarray = PROBE,
+           donors: Sequence[Program] = ()) -> tuple[Program, str]:
+    """A simplified child that computes a different function than `p`, and the mutation's
+    name. donors: programs a graft may copy from (other front members)."""
     names = [n for n, _ in cfg.weights]
     w = np.array([wt for _, wt in cfg.weights])
     parent_key = probe_key(p, probe)
     for _ in range(cfg.max_tries):
         name = names[int(rng.choice(len(names), p=w / w.sum()))]
-        child = MUTATIONS[name](p, cfg, rng)
+        child = MUTATIONS[name](p, cfg, rng, donors)
         if child is None:
             continue
         child = simplify(child)

@@ -16,6 +16,7 @@ from targets import target_from_dict
 
 from .fit import FitConfig, fit_errors
 from .ir import Program, from_dict, to_dict
+from .mutate import random_constant
 from .scoring import PointSet, Scorer
 from .scoring import stats as score_stats  # `stats` names the per-child figures below
 from .training import Extra, with_extra
@@ -39,13 +40,15 @@ class EvalSpec:
     cost: str = "ops"                 # ops | xla | llvm
     cost_weights: tuple[tuple[str, float], ...] = ()
     semantics: str = "interp"         # score under: interp | xla | llvm
+    second_start: float = 0.0         # share of children fitted again from fresh constants
 
     @staticmethod
     def of(config: "SearchConfig", target: "Target") -> "EvalSpec":
         """The part of a search's settings a worker needs, for the target the search resolved."""
         return EvalSpec(target=target.to_dict(), dtype=config.dtype, metric=config.metric,
                         fixed_ref=config.fixed_ref, validation_seed=config.validation_seed, fit=config.fit,
-                        cost=config.cost, cost_weights=config.cost_weights, semantics=config.semantics)
+                        cost=config.cost, cost_weights=config.cost_weights, semantics=config.semantics,
+                        second_start=config.second_start)
 
     def scorer(self) -> Scorer:
         return Scorer(target_from_dict(self.target), self.dtype, self.metric, self.fixed_ref, self.validation_seed,
@@ -129,13 +132,23 @@ class Worker:
 
         return kernel_cost(p, self.spec.cost, self.scorer.target)
 
+    def fit(self, p: Program, tr: PointSet, weights: np.ndarray) -> tuple[Program, np.ndarray]:
+        return fit_errors(p, tr.x, tr.hi, tr.lo, weights, lambda y, i: self.scorer.errors(y, tr.subset(i)),
+                          self.scorer.np_dtype, self.spec.fit)
+
     def evaluate(self, task: Task) -> Result:
         t0 = time.perf_counter()
         p = from_dict(task.program)
         version, tr, weights = self.training(task.training)
         try:
-            fitted, err = fit_errors(p, tr.x, tr.hi, tr.lo, weights,
-                                     lambda y, i: self.scorer.errors(y, tr.subset(i)), self.scorer.np_dtype, self.spec.fit)
+            fitted, err = self.fit(p, tr, weights)
+            rng = np.random.default_rng(task.id)
+            if p.const_slots and rng.random() < self.spec.second_start:
+                # A second start from fresh constants: a new structure's best constants
+                # may lie far from those it inherited.
+                again, err2 = self.fit(p.with_constants([random_constant(rng) for _ in p.const_slots]), tr, weights)
+                if err2.max() < err.max():
+                    fitted, err = again, err2
             t_fit = time.perf_counter() - t0
             # Fitting already ran the fitted program on the training set, under the
             # interpreter; another backend's semantics needs its own run.

@@ -40,8 +40,42 @@ def test_mutate_gives_valid_simplified_changed_children(seed, steps):
 def test_each_mutation_applies_to_a_horner_program(name):
     rng = np.random.default_rng(1)
     p = horner([1.0, 0.69, 0.24, 0.05], use_fma=True)
-    results = [MUTATIONS[name](p, MutationConfig(), rng) for _ in range(20)]
+    donor = horner([0.5, 0.3, 0.2], use_fma=False)
+    results = [MUTATIONS[name](p, MutationConfig(shift=0.5), rng, [donor]) for _ in range(20)]
     assert any(r is not None and r != p for r in results)
+
+
+def test_structural_moves_make_the_forms_classical_kernels_have():
+    from evo.ir import render
+
+    rng = np.random.default_rng(0)
+    p = horner([0.0, 1.44, -0.72, 0.48], use_fma=True)
+    cfg = MutationConfig(shift=1.0)
+    subs = {render(simplify(MUTATIONS["substitute"](p, cfg, rng))) for _ in range(20)}
+    # a change of variable to x - 1 (the shift is the target's zero) or x*x: every use of x moves
+    assert any(s.startswith("t1 = x - 1;") and "x" not in s.split(";", 1)[1] for s in subs)
+    assert any(s.startswith("t1 = x * x;") and "x" not in s.split(";", 1)[1] for s in subs)
+    # substitute x -> x*x, then factor by x: x * q(x*x), an odd function
+    from evo.interp import evaluate
+
+    x = np.linspace(-1, 1, 9).astype(np.float32)
+    odd = 0
+    for _ in range(20):
+        q = simplify(MUTATIONS["factor"](simplify(MUTATIONS["substitute"](p, cfg, rng)), cfg, rng))
+        y = evaluate(q, x)
+        odd += bool(np.array_equal(y, -y[::-1]))
+    assert odd >= 2
+
+
+def test_graft_copies_a_subgraph_of_the_donor():
+    from evo.interp import evaluate
+
+    p = horner([1.0, 0.5], use_fma=True)       # fma(x, 0.5, 1)
+    donor = horner([0.25, 0.0, 3.0], use_fma=True)  # 3x^2 + 0.25 by fma
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 1, 7).astype(np.float32)
+    outs = {evaluate(simplify(MUTATIONS["graft"](p, MutationConfig(), rng, [donor])), x).tobytes() for _ in range(30)}
+    assert evaluate(donor, x).tobytes() in outs  # the whole donor replaced the whole program at least once
 
 
 def test_insert_on_the_output_edge_can_grow_horner_by_one_degree():

@@ -1,109 +1,177 @@
-"""evo bench search: evaluation throughput with and without constant fitting, and
-time from empty code to the first exhaustively verified < 1 ULP exp2 program."""
+"""evo bench search: how reliably, and how fast, searches from f(x) = x reach a goal.
+
+For each of N seeds, a real search (the same as `evo search`) runs until a front
+member is verified on every float32 of the interval with max error under the goal
+(and at most --max-ops ops), or until the time limit. Reported per target: the
+success rate and the median time to the first such verified member, where a seed
+that failed counts as a failure (slower than any success), never dropped. Failed
+seeds show the best verified error per op count they reached.
+Also --throughput: evaluations/s with and without constant fitting.
+"""
 from __future__ import annotations
 
+import json
 import statistics
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import click
 
 from ..config import SearchConfig
-from ..evaluators import LocalEvaluator
-from ..fit import FitConfig
 from ..evolution import Search
-from ..worker import spec_for
-from ..verify import verify_program
-from ..worker import Task, Worker
+from ..fit import FitConfig
 from ._common import print_json
 
 NO_FIT = FitConfig(lm_iters=0, minimax_iters=0, polish_rounds=0)
 
 
-def sample_tasks(n: int, seed: int) -> list[Task]:
-    """A realistic workload: the children a short exp2 search actually evaluated."""
-    cfg = SearchConfig(target="exp2", max_evals=n, seed=seed)
+def goal_reached(goal: float, max_ops: int | None):
+    """until(search): a member verified under `goal` with at most `max_ops` ops."""
+    def until(s: Search) -> bool:
+        return any(_under(c, goal, max_ops) for c in s.state.checked)
+    return until
+
+
+def _under(c: dict, goal: float, max_ops: int | None) -> bool:
+    return float(c["max_ulp"]) < goal and (max_ops is None or c["ops"] <= max_ops)
+
+
+def best_verified(checked: list[dict]) -> dict[int, float]:
+    """The lowest exhaustive max error per op count."""
+    best: dict[int, float] = {}
+    for c in checked:
+        best[c["ops"]] = min(best.get(c["ops"], float("inf")), float(c["max_ulp"]))
+    return dict(sorted(best.items()))
+
+
+def one_seed(target: str, interval: str | None, seed: int, limit: float, goal: float, max_ops: int | None,
+             workers: int | None, options: dict, out: Path) -> dict:
+    """One search until the goal or the limit; what it reached, and when."""
+    from ..api import run_search
+    from ..store import RunStore
+
+    config = SearchConfig(target=target, interval=_interval(interval), budget_seconds=limit, seed=seed,
+                          workers=workers, verify_below=max(2.0, 2 * goal), **options)
+    store = RunStore.create(out / f"seed{seed}", config)
+    t0 = time.monotonic()
+    run = run_search(store, config, progress=False, until=goal_reached(goal, max_ops), final_checks=False)
+    checked = run.front.meta.get("checked") or []
+    hits = [c for c in checked if _under(c, goal, max_ops)]
+    first = min(hits, key=lambda c: c["elapsed"]) if hits else None
+    return {"seed": seed, "reached": first is not None, "seconds": first["elapsed"] if first else None,
+            "evals": first["evals"] if first else run.stats.evals, "member": first,
+            "best_verified_per_ops": best_verified(checked), "wall_seconds": time.monotonic() - t0,
+            "run": str(run.path)}
+
+
+def _interval(text: str | None) -> tuple[float, float] | None:
+    from targets import parse_interval
+
+    return parse_interval(text) if text else None
+
+
+def summary(runs: list[dict]) -> dict:
+    """Success rate and median time to the goal; a failed seed is slower than any success."""
+    times = [r["seconds"] if r["reached"] else float("inf") for r in runs]
+    med = statistics.median(times) if times else float("inf")
+    return {"seeds": len(runs), "successes": sum(r["reached"] for r in runs),
+            "median_seconds": None if med == float("inf") else med}
+
+
+def throughput(n_tasks: int, repeats: int) -> dict:
+    """Evaluations/s with and without fitting on the children of a short exp2 search."""
+    from ..evaluators import LocalEvaluator
+    from ..worker import Worker, spec_for
+
+    cfg = SearchConfig(target="exp2", max_evals=n_tasks, seed=123, islands=1, verify_below=0)
     s = Search(cfg, LocalEvaluator(spec_for(cfg)))
-    tasks: list[Task] = []
+    tasks: list = []
     original = s.evaluator.submit
     s.evaluator.submit = lambda batch: (tasks.extend(batch), original(batch))[1]  # record what is evaluated
     s.run()
-    return tasks
+    out = {"workload": f"{len(tasks)} children of a short exp2 search", "repeats": repeats}
+    for label, fit in (("with_fitting", cfg.fit), ("without_fitting", NO_FIT)):
+        w = Worker(replace(spec_for(cfg), fit=fit))
+        rates, shares = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            results = w.evaluate_batch(tasks)
+            rates.append(len(tasks) / (time.perf_counter() - t0))
+            shares.append(sum(r.fit_seconds for r in results) / max(sum(r.seconds for r in results), 1e-12))
+        out[f"evals_per_s_{label}"] = statistics.median(rates)
+        if label == "with_fitting":
+            out["fitting_share"] = statistics.median(shares)
+    return out
 
 
-def throughput(tasks: list[Task], fit: FitConfig, repeats: int) -> tuple[float, float]:
-    """(evaluations/s median over repeats, share of time spent fitting)."""
-    w = Worker(replace(spec_for(SearchConfig(target="exp2", max_evals=1)), fit=fit))
-    rates, shares = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        results = w.evaluate_batch(tasks)
-        rates.append(len(tasks) / (time.perf_counter() - t0))
-        shares.append(sum(r.fit_seconds for r in results) / max(sum(r.seconds for r in results), 1e-12))
-    return statistics.median(rates), statistics.median(shares)
+def _options(pairs: tuple[str, ...]) -> dict:
+    """--set key=value pairs as SearchConfig fields (values parsed as JSON where they parse)."""
+    out = {}
+    for p in pairs:
+        k, sep, v = p.partition("=")
+        if not sep:
+            from ..errors import EvoError
 
-
-def time_to_verified(seed: int, limit: float, below: float = 1.0) -> dict:
-    """Search exp2 from f(x) = x; whenever a front member's validation max is under
-    `below`, verify it on every float32 of [0, 1]; stop at the first that passes."""
-    cfg = SearchConfig(target="exp2", budget_seconds=limit, seed=seed)
-    s = Search(cfg, LocalEvaluator(spec_for(cfg)))
-    found: dict = {}
-    tried: set[int] = set()
-    t0 = time.monotonic()
-
-    def check(search: Search) -> bool:
-        for a in search.archive:
-            v = (a.validation or {}).get("max_ulp")
-            if a.id not in tried and isinstance(v, float) and v < below:
-                tried.add(a.id)
-                r = verify_program(a.program, search.target)
-                if r.max_ulp < below:
-                    found.update(id=a.id, cost=a.cost, exhaustive_max_ulp=r.max_ulp, evals=search.stats.evals,
-                                 seconds=time.monotonic() - t0, verify_seconds=r.seconds)
-                    return True
-        return False
-
-    s.run(until=check)
-    return found or {"seconds": None, "evals": s.stats.evals, "note": f"not found within {limit:g} s"}
+            raise EvoError(f"--set {p!r}: expected KEY=VALUE, e.g. islands=1")
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out
 
 
 @click.command()
-@click.option("--tasks", "n_tasks", type=int, default=200, show_default=True, help="Workload size.")
-@click.option("--repeats", type=int, default=3, show_default=True)
-@click.option("--seeds", type=int, default=3, show_default=True, help="Searches for the time-to-< 1 ULP figure.")
-@click.option("--limit", type=float, default=900.0, show_default=True, help="Seconds allowed per search.")
-@click.option("--skip-search", is_flag=True, help="Only the throughput figures.")
+@click.argument("target", default="exp2")
+@click.option("--interval", metavar="A,B", help="Interval (default: the target's own).")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Searches, seeds 0..N-1.")
+@click.option("--first-seed", type=int, default=0, show_default=True)
+@click.option("--limit", type=float, default=600.0, show_default=True, help="Seconds allowed per search.")
+@click.option("--goal", type=float, default=1.0, show_default=True, help="Verified max ULP to reach.")
+@click.option("--max-ops", type=int, default=None, help="...with at most this many ops.")
+@click.option("--workers", type=int, default=None, help="Ray workers per search (default: all cores; 0 in-process).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Search settings, e.g. --set islands=1.")
+@click.option("--out", type=click.Path(file_okay=False), help="Keep the runs here (default: a temporary folder).")
+@click.option("--throughput", "only_throughput", is_flag=True, help="Only evaluations/s with and without fitting.")
 @click.option("--json", "as_json", is_flag=True)
-def search(n_tasks: int, repeats: int, seeds: int, limit: float, skip_search: bool, as_json: bool) -> None:
-    """Throughput with/without fitting, and time to a verified < 1 ULP exp2 (in-process, one core)."""
-    tasks = sample_tasks(n_tasks, seed=123)
-    with_fit, share = throughput(tasks, FitConfig(), repeats)
-    without_fit, _ = throughput(tasks, NO_FIT, repeats)
-    out: dict = {"workload": f"{len(tasks)} children of a short exp2 search", "repeats": repeats,
-                 "evals_per_s_with_fitting": with_fit, "evals_per_s_without_fitting": without_fit,
-                 "fitting_share": share}
-    if not as_json:
-        click.echo(f"throughput  {with_fit:.1f} evals/s with fitting, {without_fit:.1f} without "
-                   f"(fitting is {100 * share:.0f}% of evaluation time; median of {repeats}, {len(tasks)} tasks)")
-    if not skip_search:
-        runs = []
-        for seed in range(seeds):
-            r = time_to_verified(seed, limit) | {"seed": seed}
-            runs.append(r)
-            if not as_json:
-                if r.get("seconds") is None:
-                    click.echo(f"seed {seed}     no verified < 1 ULP program within {limit:g} s ({r['evals']} evals)")
-                else:
-                    click.echo(f"seed {seed}     verified {r['exhaustive_max_ulp']:.4f} ULP (cost {r['cost']:g}) after "
-                               f"{r['seconds']:.0f} s, {r['evals']} evals (verification {r['verify_seconds']:.0f} s)")
-        # A seed that found nothing within the limit counts as infinitely slow.
-        median = statistics.median(r["seconds"] if r.get("seconds") is not None else float("inf") for r in runs)
-        out["time_to_verified_below_1ulp"] = runs
-        out["median_seconds"] = median if median != float("inf") else None
+def search(target: str, interval: str | None, seeds: int, first_seed: int, limit: float, goal: float,
+           max_ops: int | None, workers: int | None, sets: tuple[str, ...], out: str | None,
+           only_throughput: bool, as_json: bool) -> None:
+    """Success rate and median time from f(x) = x to a member verified under --goal, over --seeds seeds."""
+    if only_throughput:
+        r = throughput(200, 3)
+        if as_json:
+            print_json(r)
+        else:
+            click.echo(f"throughput  {r['evals_per_s_with_fitting']:.1f} evals/s with fitting, "
+                       f"{r['evals_per_s_without_fitting']:.1f} without (fitting is "
+                       f"{100 * r['fitting_share']:.0f}% of evaluation time; median of {r['repeats']}, {r['workload']})")
+        return
+    options = _options(sets)
+    where = Path(out) if out else Path(tempfile.mkdtemp(prefix="evo-bench-"))
+    goal_text = f"verified < {goal:g} ULP" + (f" with <= {max_ops} ops" if max_ops else "")
+    runs = []
+    for seed in range(first_seed, first_seed + seeds):
+        r = one_seed(target, interval, seed, limit, goal, max_ops, workers, options, where)
+        runs.append(r)
         if not as_json:
-            med = out["median_seconds"]
-            click.echo(f"median      {med:.0f} s to an exhaustively verified < 1 ULP exp2 on [0, 1]" if med is not None
-                       else "median      over the limit: most seeds found nothing")
+            if r["reached"]:
+                m = r["member"]
+                click.echo(f"seed {seed:<3} {goal_text} after {r['seconds']:.0f} s ({r['evals']} evals): "
+                           f"#{m['id']}, {m['ops']} ops, {float(m['max_ulp']):.4f} ULP")
+            else:
+                best = "  ".join(f"{o} ops {e:.3f}" for o, e in r["best_verified_per_ops"].items()) or "none"
+                click.echo(f"seed {seed:<3} FAILED: not {goal_text} within {limit:g} s ({r['evals']} evals); "
+                           f"best verified per op count: {best}")
+    s = summary(runs)
+    result = {"target": target, "interval": interval, "goal": goal_text, "limit_seconds": limit,
+              "workers": workers, "settings": options, "runs_dir": str(where), **s, "runs": runs}
     if as_json:
-        print_json(out)
+        print_json(result)
+        return
+    med = s["median_seconds"]
+    click.echo(f"{target}{f' on [{interval}]' if interval else ''}: {s['successes']}/{s['seeds']} seeds reached "
+               f"{goal_text} within {limit:g} s; median time "
+               + (f"{med:.0f} s" if med is not None else "over the limit (most seeds failed)")
+               + f" (failed seeds count as slower than any success; runs in {where})")
