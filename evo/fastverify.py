@@ -335,12 +335,14 @@ class _Gen:
         return err, differ
 
     def fast_rules(self, y: Any, v: Any) -> tuple[Any, Any, Any]:
-        """(err, correctly rounded, ambiguous) where every lane is ordinary (see `ordinary`):
-        then ulp(v) = 2^(E-23) is at least 2^-126-23, its reciprocal is 2^(23-E) (bits
-        (0x7FE + 23) << 52 minus v's exponent bits) and the product d * (1/ulp) is exactly
-        d / ulp; y and the float32 rounding r of v are finite and r is not zero, so the
-        rules reduce to these. ambiguous: v's 29 bits below float32 precision are within 64
-        of a midpoint's (AMB_ULP), so the float32 rounding of the exact value may differ."""
+        """(err, correctly rounded, ok) of one vector, exact in the lanes where ok is set:
+        2^-126 <= |v| < 2^127, y finite, v not within AMB_ULP of a float32 midpoint.
+
+        There ulp(v) = 2^(E-23) >= 2^-149, its reciprocal is 2^(23-E) (bits (0x7FE + 23)
+        << 52 minus v's exponent bits) and d * (1/ulp) is exactly d / ulp; y and the float32
+        rounding r of v are finite and r is not zero, so evo.verify's rules reduce to these.
+        y finite <=> err < inf (else err is inf or NaN). Near a midpoint: v's 29 bits below
+        float32 precision within 64 of a midpoint's (AMB_ULP)."""
         b, vd, vl = self.b, self.vd, self.vl
         vb = b.bitcast(v, vl)
         ebits = b.and_(vb, _const(vl, 0x7FF0000000000000))
@@ -351,7 +353,11 @@ class _Gen:
         good = b.sext(b.icmp_unsigned("==", b.bitcast(yd, vl), b.bitcast(r, vl)), vl)
         half, win = 1 << 28, round(AMB_ULP * 2 ** 29)
         low = b.and_(b.add(vb, _const(vl, win - half)), _const(vl, (1 << 29) - 1))
-        return err, good, b.icmp_signed("<=", low, _const(vl, 2 * win))
+        e_lo, e_hi = (int(np.float64(2.0 ** k).view(np.int64)) for k in (-126, 127))
+        ok = b.and_(b.icmp_signed(">=", ebits, _const(vl, e_lo)), b.icmp_signed("<", ebits, _const(vl, e_hi)))
+        ok = b.and_(ok, b.fcmp_ordered("<", err, _const(vd, math.inf)))
+        ok = b.and_(ok, b.icmp_signed(">", low, _const(vl, 2 * win)))
+        return err, good, ok
 
     def ambiguous(self, y: Any, v: Any, err: Any) -> Any:
         """The full rules' test: v finite, its float32 rounding r finite, |r - v| >= (0.5 -
@@ -382,13 +388,6 @@ class _Gen:
                     b.store(b.extract_element(v, _I32(lane)), self.at("amb_v", k))
                 b.store(b.add(k, _I64(1)), self.a["amb_n"])   # counts beyond the capacity too
 
-    def ordinary(self, y: Any, v: Any) -> Any:
-        """Lanes where 2^-126 <= |v| < 2^127 and y is finite (every lane, nearly always)."""
-        b, vd = self.b, self.vd
-        av = b.call(self.fabs_d, [v])
-        ok = b.and_(b.fcmp_ordered(">=", av, _const(vd, 2.0 ** -126)), b.fcmp_ordered("<", av, _const(vd, 2.0 ** 127)))
-        return b.and_(ok, b.fcmp_ordered("<", b.call(self.fabs_d, [b.fpext(y, vd)]), _const(vd, math.inf)))
-
     def body(self, kind: int, seg: dict, row: list | None, acc: dict, i0: Any, j: Any) -> None:
         """The hot loop's iteration: W = VW * UNROLL inputs at sub-block offset j. v goes to
         vbuf and err to ebuf (for the argmax scan and the sample). If every lane is
@@ -410,9 +409,8 @@ class _Gen:
             ins.append((ju, y, v))
         res_f, ok = [], None
         for _, y, v in ins:
-            err, good, amb = self.fast_rules(y, v)
+            err, good, lanes = self.fast_rules(y, v)
             res_f.append((err, good))
-            lanes = b.and_(self.ordinary(y, v), b.not_(amb))
             ok = lanes if ok is None else b.and_(ok, lanes)
         all_ok = b.icmp_unsigned("==", b.bitcast(ok, ir.IntType(VW)), ir.Constant(ir.IntType(VW), -1))
         fast, later, merge = (self.fn.append_basic_block(t) for t in ("fast", "defer", "merge"))
