@@ -22,6 +22,7 @@ a float64 reference cannot tell the rounding, so it may differ by those few inpu
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -66,7 +67,7 @@ def load() -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cases", default=",".join(cases()))
     ap.add_argument("--threads", type=int, default=None, help="threads for both (default: all cores)")
@@ -76,6 +77,11 @@ def main() -> None:
     for n in names:
         if n not in table:
             sys.exit(f"unknown case {n!r} (known: {', '.join(table)})")
+    old_kw = {}
+    if args.threads:
+        if "threads" not in inspect.signature(verify_program).parameters:
+            sys.exit("this evo.verify.verify_program has no `threads`: run without --threads")
+        old_kw["threads"] = args.threads
     print(f"cores {os.cpu_count()}, threads {args.threads or os.cpu_count()}, repeats {args.repeats}; "
           f"load average (1/5/15 min) before: {load()}", flush=True)
     rows = []
@@ -88,7 +94,7 @@ def main() -> None:
         t_new, t_old, c_new, c_old = [], [], [], []
         for _ in range(args.repeats):
             t0, c0 = time.perf_counter(), time.process_time()
-            old = verify_program(p, target, **({"threads": args.threads} if args.threads else {}))
+            old = verify_program(p, target, **old_kw)
             t_old.append(time.perf_counter() - t0)
             c_old.append(time.process_time() - c0)
             t0, c0 = time.perf_counter(), time.process_time()
