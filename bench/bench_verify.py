@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Exhaustive verification, old against new, side by side: evo.verify.verify_program (LLVM
-kernel + float64 numpy reference + numpy error passes) and evo.fastverify.fast_verify (one
-fused LLVM loop, piecewise-polynomial reference), on every float32 of an interval.
+"""Exhaustive verification, old against new, side by side: the numpy path (evo.verify.exhaustive
+on the program's LLVM kernel, float64 numpy reference, numpy error passes, interpreter
+cross-check: what verify_program did before the switch) and evo.fastverify.fast_verify
+(one fused LLVM loop, piecewise-polynomial reference), on every float32 of an interval.
 
     .venv/bin/python bench/bench_verify.py                  # the four cases below, 3 repeats
     .venv/bin/python bench/bench_verify.py --repeats 1 --cases exp2-01,log2
@@ -22,7 +23,6 @@ a float64 reference cannot tell the rounding, so it may differ by those few inpu
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import statistics
@@ -32,10 +32,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # evo, from a checkout
 
+from evo.backends.llvm import compile_kernel  # noqa: E402
 from evo.baselines import approximation, build_program  # noqa: E402
 from evo.fastverify import fast_verify  # noqa: E402
+from evo.interp import evaluate  # noqa: E402
 from evo.ir import Program, from_dict  # noqa: E402
-from evo.verify import verify_program  # noqa: E402
+from evo.verify import VerifyResult, exhaustive  # noqa: E402
 from targets import TARGETS, Target  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +51,11 @@ def kernel(name: str, member: int | None = None) -> Program:
 
 def minimax(target: Target, degree: int) -> Program:
     return build_program(approximation(target, "minimax", degree), "fma")
+
+
+def numpy_path(p: Program, target: Target, threads: int | None) -> VerifyResult:
+    """The numpy verifier, as verify_program ran it before it switched to fast_verify."""
+    return exhaustive(compile_kernel(p), target, check=lambda x: evaluate(p, x), threads=threads)
 
 
 def cases() -> dict[str, tuple[Target, Program]]:
@@ -77,11 +84,6 @@ def main() -> None:
     for n in names:
         if n not in table:
             sys.exit(f"unknown case {n!r} (known: {', '.join(table)})")
-    old_kw = {}
-    if args.threads:
-        if "threads" not in inspect.signature(verify_program).parameters:
-            sys.exit("this evo.verify.verify_program has no `threads`: run without --threads")
-        old_kw["threads"] = args.threads
     print(f"cores {os.cpu_count()}, threads {args.threads or os.cpu_count()}, repeats {args.repeats}; "
           f"load average (1/5/15 min) before: {load()}", flush=True)
     rows = []
@@ -94,7 +96,7 @@ def main() -> None:
         t_new, t_old, c_new, c_old = [], [], [], []
         for _ in range(args.repeats):
             t0, c0 = time.perf_counter(), time.process_time()
-            old = verify_program(p, target, **old_kw)
+            old = numpy_path(p, target, args.threads)
             t_old.append(time.perf_counter() - t0)
             c_old.append(time.process_time() - c0)
             t0, c0 = time.perf_counter(), time.process_time()
