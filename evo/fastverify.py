@@ -1,5 +1,6 @@
 """Fused exhaustive verification: one LLVM loop computes the program, the reference and
-the ULP error of every float32 input of an interval (>= 10x faster than evo.verify).
+the ULP error of every float32 input of an interval (11-22x less CPU than the numpy
+path, evo.verify.exhaustive, measured by bench/bench_verify.py).
 
     from evo.fastverify import fast_verify
     r = fast_verify(program, get_target("exp2"), (0.0, 1.0))
