@@ -166,14 +166,15 @@ def _evolve(store: RunStore, config: SearchConfig, checkpoint: dict | None, live
                 store.event("resume", evals=s.stats.evals, elapsed=s.elapsed)
             try:
                 s.run(until or (lambda _: False))
+                s.finish_checks()  # the check in flight, before its workers go
             except KeyboardInterrupt:
                 s.checkpoint()  # Ctrl-C loses nothing: resume continues from here
                 return s, True
         return s, False
     finally:
-        evaluator.close()
         if s is not None:
             s.close()
+        evaluator.close()
 
 
 def make_evaluator(config: SearchConfig):

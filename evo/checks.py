@@ -12,8 +12,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from targets import Target, target_from_dict
 
 from .ir import Program, from_dict, to_dict
@@ -39,7 +37,7 @@ def check_program(member_id: int, program: dict, target: dict, threads: int | No
     from .verify import verify_program
 
     r = verify_program(from_dict(program), target_from_dict(target), threads=threads)
-    worst = tuple(float(x) for x in getattr(r, "worst", ()) or (r.argmax,))
+    worst = tuple(float(x) for x, _ in r.worst) or (r.argmax,)
     return Check(member_id, r.to_dict(), worst)
 
 
@@ -51,6 +49,7 @@ class ThreadChecker:
         self.threads = threads
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="evo-check")
         self._running: Future | None = None
+        self.failed = 0   # checks that raised (e.g. a failed cross-check): the member stays unchecked
 
     def busy(self) -> bool:
         return self._running is not None and not self._running.done()
@@ -63,16 +62,20 @@ class ThreadChecker:
         if self._running is None or not self._running.done():
             return []
         fut, self._running = self._running, None
-        return [fut.result()]
+        try:
+            return [fut.result()]
+        except Exception:
+            self.failed += 1
+            return []
 
     def wait(self) -> list[Check]:
         if self._running is not None:
-            self._running.result()
+            try:
+                self._running.exception()  # waits, without raising
+            except BaseException:
+                pass
         return self.done()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-
-def worst_array(check: Check, dtype: type = np.float32) -> np.ndarray:
-    return np.asarray(check.worst, dtype)

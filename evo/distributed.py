@@ -470,6 +470,10 @@ class RayEvaluator:
         self._dispatch()
         return out
 
+    def checker(self, target) -> "RayChecker":
+        """Exhaustive checks during the search run on the cluster, not in the driver."""
+        return RayChecker(target)
+
     def close(self) -> None:
         import ray
 
@@ -486,6 +490,57 @@ class RayEvaluator:
         if self._owns_ray:
             ray.shutdown()
             self._owns_ray = False
+
+
+class RayChecker:
+    """evo.checks.Checker on Ray: one check at a time, as a task of its own. It asks for no
+    CPU (the evaluation actors hold them all): it shares a core for the seconds it runs."""
+
+    def __init__(self, target) -> None:
+        import ray
+
+        from .checks import check_program
+
+        self.target = target.to_dict()
+        self._task = ray.remote(num_cpus=0, max_retries=2)(check_program)
+        self._ref = None
+        self.failed = 0   # checks that raised (reported in the run's events by the caller)
+
+    def busy(self) -> bool:
+        import ray
+
+        return self._ref is not None and not ray.wait([self._ref], timeout=0)[0]
+
+    def submit(self, member_id: int, program) -> None:
+        from .ir import to_dict
+
+        assert self._ref is None, "one check at a time"
+        self._ref = self._task.remote(member_id, to_dict(program), self.target, 1)
+
+    def _take(self, timeout: float | None) -> list:
+        import ray
+
+        if self._ref is None or not ray.wait([self._ref], timeout=timeout)[0]:
+            return []
+        ref, self._ref = self._ref, None
+        try:
+            return [ray.get(ref)]
+        except ray.exceptions.RayError:
+            self.failed += 1  # a lost node or a failed cross-check: the member stays unchecked
+            return []
+
+    def done(self) -> list:
+        return self._take(0)
+
+    def wait(self) -> list:
+        return self._take(None)
+
+    def close(self) -> None:
+        import ray
+
+        if self._ref is not None and ray.is_initialized():
+            ray.cancel(self._ref, force=True)
+        self._ref = None
 
 
 def _first_line(e: BaseException) -> str:

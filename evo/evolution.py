@@ -65,8 +65,7 @@ class Search:
         self.probe = np.linspace(*self.target.interval, 13).astype(self.scorer.np_dtype)
         self.rng = np.random.default_rng(config.seed)
         self.state = SearchState([Island() for _ in range(config.islands)])
-        self.checker = checker if checker is not None else \
-            (ThreadChecker(self.target) if config.dtype == "float32" and config.verify_below > 0 else None)
+        self.checker = checker if checker is not None else _checker(config, evaluator, self.target)
         self._seed_member: Member | None = None
         self._evaluated: dict[bytes, None] = {}  # probe outputs of every evaluated child (ordered set)
         self._keys: dict[int, bytes] = {}        # in-flight task id -> its probe key
@@ -296,8 +295,7 @@ class Search:
 
         if self.config.dtype != "float32":
             return
-        if self.checker is not None:
-            self._take_checks(self.checker.wait())
+        self.finish_checks()
         a0, b0 = self.target.f32_inputs()
         while True:
             todo = [a for a in self.archive if a.exhaustive is None and a.error < below]
@@ -395,9 +393,26 @@ class Search:
             self.store.save_front(self.store.path.name, self.target.to_dict(), self.config, self.front(),
                                   {"training_points": self.training.size, "checked": self.state.checked})
 
-    def close(self) -> None:
+    def finish_checks(self, wait: bool = True) -> None:
+        """Take the check in flight (unless not waiting for it) and stop checking in the
+        background: before the evaluator (and a Ray it started) goes away."""
         if self.checker is not None:
+            if wait:
+                self._take_checks(self.checker.wait())
             self.checker.close()
+            self.checker = None
+
+    def close(self) -> None:
+        self.finish_checks(wait=False)
+
+
+def _checker(config: SearchConfig, evaluator: Evaluator, target: Target) -> Checker | None:
+    """Where exhaustive checks run during the search: on the evaluator's cluster if it has
+    one, else in a thread of this process; none for reals runs or verify_below 0."""
+    if config.dtype != "float32" or config.verify_below <= 0:
+        return None
+    on_cluster = getattr(evaluator, "checker", None)
+    return on_cluster(target) if on_cluster else ThreadChecker(target)
 
 
 def _shift(scorer: Scorer) -> float:

@@ -52,7 +52,9 @@ def test_exhaustive_exp2_small_interval(exp2_fma6):
     check(r, want)
     assert 0 < r.not_correctly_rounded < r.inputs
     assert r.interval == (1.0, float(f32_grid(1.0, 1.001)[-1]))
-    assert r.cross_checked >= r.inputs // 61
+    from evo.fastverify import CROSS_CHECK_STRIDE  # the fused verifier's own sample of the interpreter
+
+    assert r.cross_checked >= r.inputs // CROSS_CHECK_STRIDE
     assert r.seconds >= 0
 
 
