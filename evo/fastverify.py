@@ -515,7 +515,7 @@ def driver_text(degree: int = ref.DEFAULT_DEGREE) -> str:
 def _driver(degree: int, vw: int, unroll: int, nacc: int) -> tuple[Any, Any]:
     """The compiled driver (once per process and shape: it takes ~1 s to optimise)."""
     text = driver_text(degree)
-    with llvm_backend._lock:  # LLVM's global state is not thread-safe while compiling
+    with llvm_backend.COMPILE_LOCK:  # LLVM's global state is not thread-safe while compiling
         engine = llvm_backend.compile_ir(text)
         fn = _FN_T(engine.get_function_address("fastverify"))
     return engine, fn
@@ -525,7 +525,7 @@ def _driver(degree: int, vw: int, unroll: int, nacc: int) -> tuple[Any, Any]:
 def _kernel(key: str, p: Program) -> tuple[Any, int]:
     """The program's kernel exactly as evo.backends.llvm lowers and compiles it."""
     text = str(llvm_backend.lower(p, np.float32, name="kernel"))
-    with llvm_backend._lock:
+    with llvm_backend.COMPILE_LOCK:
         try:
             engine = llvm_backend.compile_ir(text)
         except RuntimeError as e:  # parse/verify/codegen failures
@@ -557,7 +557,7 @@ def compile_verifier(p: Program, degree: int = ref.DEFAULT_DEGREE) -> Compiled:
 def optimised_ir(degree: int = ref.DEFAULT_DEGREE) -> str:
     """The driver after the O3 pipeline (look for <4 x double> / <8 x double>); the
     program's kernel is evo.backends.llvm.optimised_ir(p)."""
-    with llvm_backend._lock:
+    with llvm_backend.COMPILE_LOCK:
         return str(llvm_backend.optimise(driver_text(degree)))
 
 

@@ -255,7 +255,7 @@ def _evaluator(degree: int) -> tuple[Any, Any]:
     b.branch(head)
     b.position_at_end(done)
     b.ret_void()
-    with llvm_backend._lock:  # LLVM's global state: compile under the backend's lock
+    with llvm_backend.COMPILE_LOCK:  # LLVM's global state: compile under the backend's lock
         engine = llvm_backend.compile_ir(str(module))
         fn_ptr = _EVAL_T(engine.get_function_address("refeval"))
     return engine, fn_ptr

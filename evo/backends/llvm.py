@@ -31,7 +31,7 @@ from .common import CompileError, LoweringError, check_lowerable, op_row
 __all__ = ["Kernel", "LoweringError", "CompileError", "lower", "compile_ir", "compile_kernel",
            "optimised_ir", "assembly", "vector_width", "compile_seconds"]
 
-_lock = threading.Lock()
+COMPILE_LOCK = threading.Lock()  # LLVM's global state is not thread-safe while compiling
 _KERNEL_T = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
 _BENCH_T = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
 
@@ -175,7 +175,7 @@ def _compile_cached(h: str, dtype_name: str, p: Program) -> Kernel:
 
 def _compile(p: Program, dtype: type) -> Kernel:
     text = str(lower(p, dtype))
-    with _lock:  # LLVM's global state is not thread-safe while compiling
+    with COMPILE_LOCK:
         try:
             engine = compile_ir(text)
         except RuntimeError as e:  # llvmlite reports parse/verify/codegen failures so
@@ -194,13 +194,13 @@ def compile_seconds(p: Program, dtype: type = np.float32) -> float:
 
 def optimised_ir(p: Program, dtype: type = np.float32) -> str:
     """The module of `p` after the O3 pipeline (look for <16 x float>: vectorised)."""
-    with _lock:
+    with COMPILE_LOCK:
         return str(optimise(str(lower(p, dtype))))
 
 
 def assembly(p: Program, dtype: type = np.float32) -> str:
     """Host assembly of the optimised module of `p`."""
-    with _lock:
+    with COMPILE_LOCK:
         tm = _target_machine()
         return tm.emit_assembly(optimise(str(lower(p, dtype)), tm))
 
