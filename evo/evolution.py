@@ -271,15 +271,18 @@ class Search:
             self.stats.checks += 1
             self.stats.check_seconds += float(c.result.get("seconds", 0.0))
             if m is not None:
-                m.exhaustive = c.result
-                self.state.refilter()
-                self._record_check(m)
+                self._checked(m, c.result)
             self._learn(np.asarray(c.worst, self.scorer.np_dtype), "exhaustive", c.member)
 
-    def _record_check(self, m: Member) -> None:
-        r = m.exhaustive or {}
-        entry = {"id": m.id, "cost": m.cost, "ops": m.ops, "max_ulp": r.get("max_ulp"), "argmax": r.get("argmax"),
-                 "seconds": r.get("seconds"), "evals": self.stats.evals, "elapsed": round(self.elapsed, 2)}
+    def _checked(self, m: Member, result: dict) -> None:
+        """A member's exhaustive result replaces its sampled error (kept in the record: how
+        far the sample was from the truth); what it now dominates no longer, goes."""
+        sampled = m.error
+        m.exhaustive = result
+        self.state.refilter()
+        entry = {"id": m.id, "cost": m.cost, "ops": m.ops, "max_ulp": result.get("max_ulp"),
+                 "sampled": json_float(sampled), "argmax": result.get("argmax"), "seconds": result.get("seconds"),
+                 "evals": self.stats.evals, "elapsed": round(self.elapsed, 2)}
         self.state.checked.append(entry)
         if self.store:
             self.store.event("verified", **entry, expression=render(m.program))
@@ -301,13 +304,11 @@ class Search:
             todo = [a for a in self.archive if a.exhaustive is None and a.error < below]
             if not todo:
                 break
-            for a in todo:
-                bar = progress_bar(f"verifying #{a.id} ({a.cost:g} ops)", b0 - a0 + 1) if progress_bar \
-                    else nullcontext(None)
-                with bar as update:
-                    a.exhaustive = verify_program(a.program, self.target, progress=update).to_dict()
-                self._record_check(a)
-            self.state.refilter()
+            a = min(todo, key=lambda a: (a.error, a.cost))  # one at a time: each check reshapes the front
+            bar = progress_bar(f"verifying #{a.id} ({a.cost:g} ops)", b0 - a0 + 1) if progress_bar \
+                else nullcontext(None)
+            with bar as update:
+                self._checked(a, verify_program(a.program, self.target, progress=update).to_dict())
         self.save_front()
 
     # -- islands: migration and restarts ------------------------------------------------------

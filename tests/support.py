@@ -22,7 +22,7 @@ MANT = 23      # float32 stored mantissa bits
 
 
 def mp_ulp32(v: mpmath.mpf) -> mpmath.mpf:
-    """ulp(v) = 2^(E-23), 2^E <= |v| < 2^(E+1), E >= -126 (DESIGN.md), in mpmath."""
+    """ulp(v) = 2^(E-23), 2^E <= |v| < 2^(E+1), E >= -126 (README, "Definitions"), in mpmath."""
     if v == 0:
         return mpmath.ldexp(1, MIN_E - MANT)
     _, e = mpmath.frexp(v)           # v = m * 2^e, 0.5 <= |m| < 1

@@ -1,5 +1,5 @@
 """Baselines: float32 programs checked against an independent mpmath evaluation of the
-same coefficients, Remez equioscillation, DESIGN.md's exp2 figures, the CLI."""
+same coefficients, Remez equioscillation, the exp2 reference figures (README, "Definitions"), the CLI."""
 from __future__ import annotations
 
 import json
@@ -43,7 +43,7 @@ def r32(v: mpmath.mpf) -> mpmath.mpf:
 
 
 def ulp_err(y: mpmath.mpf, v: mpmath.mpf) -> mpmath.mpf:
-    """|y - v| / ulp(v), ulp(v) = 2^(E-23), 2^E <= |v| < 2^(E+1), E >= -126 (DESIGN.md)."""
+    """|y - v| / ulp(v), ulp(v) = 2^(E-23), 2^E <= |v| < 2^(E+1), E >= -126 (README, "Definitions")."""
     _, e = mpmath.frexp(v) if v != 0 else (0, -1000)
     return abs(y - v) / mpmath.ldexp(1, max(e - 1, -126) - 23)
 
@@ -190,7 +190,7 @@ def test_remez_equioscillation(name: str, kind: str, degree: int) -> None:
     assert top == pytest.approx(ap.error, rel=1e-3)
 
 
-# -- DESIGN.md reference figures for exp2 on [0, 1] --------------------------------------------
+# -- reference figures for exp2 (README, "Definitions") on [0, 1] --------------------------------------------
 
 def test_exp2_sample_figures() -> None:
     """On the validation sample: fma minimax6 is faithful, plain Horner is not."""
@@ -204,7 +204,7 @@ def test_exp2_sample_figures() -> None:
 
 def test_exp2_dense_figures_match_design() -> None:
     """Every float32 in [0.5, 1] (8.4e6 inputs, where the Horner error peaks), float64
-    reference: DESIGN.md's dense figures (deg 6: Horner 1.38, fma 0.98; deg 7: 1.30,
+    reference: the dense figures in the README (deg 6: Horner 1.38, fma 0.98; deg 7: 1.30,
     0.87), and plain Horner above 1.2 at every degree (degrees 2-4 are far above)."""
     target = get_target("exp2")
     bs = {b.name: b for b in baselines(target, range(5, 9), ["minimax"])}

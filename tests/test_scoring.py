@@ -1,4 +1,4 @@
-"""evo/scoring.py: ULP error (DESIGN.md definition) checked against mpmath, fixed-ULP and
+"""evo/scoring.py: ULP error (the README's definition) checked against mpmath, fixed-ULP and
 relative modes, worst scores for NaN/inf, training/validation sets, the Scorer end to end."""
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def test_scorer_matches_independent_computation(exp2_fma6):
         assert st.max == pytest.approx(want.max(), rel=1e-12)
         assert st.argmax == float(pts.x[int(np.argmax(want))])
         assert st.mean == pytest.approx(want.mean(), rel=1e-9)
-    # DESIGN.md sanity figure: a good degree-6 polynomial in fma Horner form is just under 1 ULP
+    # sanity figure (README, "Definitions"): a good degree-6 polynomial in fma Horner form is just under 1 ULP
     assert 0.5 < s.score(exp2_fma6).max < 1.0
 
 

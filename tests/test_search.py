@@ -206,3 +206,23 @@ def test_op_cost_weights(tmp_path, evo_cmd):
         assert m["cost"] == p.cost({"fma": 2.0, "div": 4.0})
     assert _bad(evo_cmd, "search", "exp2", "--evals", "5", "--op-cost", "fma", "--out", str(tmp_path)) == \
         "evo: error: --op-cost 'fma': expected OP=WEIGHT pairs, e.g. div=4,fma=1"
+
+
+def test_front_members_stored_error_is_their_exhaustive_error(tmp_path):
+    """Every front member under verify_below ends with its stored error = its exhaustive max,
+    measured again here by the independent numpy verifier (within 0.05 ULP; in fact ~1e-9)."""
+    import evo
+    from evo.verify import verify_program_numpy
+
+    run = evo.search("exp2", interval=(-0.5, -0.49), budget=None, max_evals=300, workers=0, out=tmp_path,
+                     name="v", progress=False, verify_below=2.0)
+    low = [m for m in run.front if m.error < 2.0]
+    assert low, "the search should reach under 2 ULP on so small an interval"
+    for m in low:
+        assert m.error_on == "exhaustive"
+        independent = verify_program_numpy(m.program, run.front.target)
+        assert abs(m.error - independent.max_ulp) <= 0.05
+    # each check recorded the sampled estimate the search ranked the member by before it
+    checked = run.front.meta["checked"]
+    assert checked and all(c["sampled"] != "inf" and float(c["sampled"]) <= float(c["max_ulp"]) + 1e-6
+                           for c in checked)

@@ -1,7 +1,7 @@
 """XLA backend: a program lowered (from the op table's `jax` columns) to a jnp
 function and jitted.
 
-What XLA CPU really computes on float32 (measured by `probe()`; DESIGN.md): it
+What XLA CPU really computes on float32 (measured by `probe()`; README, "Measured results"): it
 contracts a*b + c into a fused multiply-add, runs with subnormals flushed (FTZ,
 DAZ), rewrites x / c into x * (1/c) for a literal c, and simplifies x + 0 to x
 (wrong for x = -0). JAX has no fma primitive. Hence two modes:
