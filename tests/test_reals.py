@@ -295,3 +295,19 @@ def test_fit_of_a_program_singular_everywhere_does_not_raise():
                  Instr("div", (0, 3)), Instr("sub", (4, 0))), 5)
     fitted, err = fit_reals(p, tr.x, tr.hi, tr.lo)
     assert np.all(np.isinf(err[tr.hi != 0]))
+
+
+def test_search_reals_cli(tmp_path, capsys):
+    from evo.cli import main
+
+    main(["search", "exp2", "--reals", "--evals", "40", "--workers", "0", "--out", str(tmp_path), "--name", "c", "-q"])
+    out = capsys.readouterr().out
+    assert "reals mode" in out and "digits" in out
+    cfg = json.loads((tmp_path / "c" / "config.json").read_text())
+    assert cfg["dtype"] == "float64" and cfg["ops"] == ["add", "sub", "mul", "div"]
+    front = json.loads((tmp_path / "c" / "front.json").read_text())
+    assert all("digits" in m and "certified_max_rel" in m for m in front["members"])
+    # --dtype float64 is the same mode (kept as an alias)
+    main(["search", "exp2", "--dtype", "float64", "--evals", "5", "--workers", "0", "--out", str(tmp_path),
+          "--name", "d", "-q"])
+    assert json.loads((tmp_path / "d" / "config.json").read_text())["ops"] == ["add", "sub", "mul", "div"]
