@@ -213,14 +213,34 @@ def verify(program: Program | Member, target: str | Target | None = None,
 
 
 def export(member: Program | Member, lang: str = "c", full_range: bool = False, *,
-           target: str | Target | None = None, name: str | None = None) -> str:
+           target: str | Target | None = None, name: str | None = None, reals: bool | None = None) -> str:
     """Source code of a member (or a program, with its target) in C, JAX or NumPy,
-    with a header stating its accuracy and where it came from."""
+    with a header stating its accuracy and where it came from. reals: a reals-mode
+    program as float64 C or JAX with its certified bound (default: a member of a reals run)."""
     from .export import export_source
 
     p, t = _program_and_target(member, target, None)
+    if reals is None:
+        reals = isinstance(member, Member) and (member.certified_max_rel is not None or _reals_run(member))
+    if reals:
+        from .export.reals import measured_provenance
+
+        source = (f"run {member.run}, member {member.id}" if member.run else f"member {member.id}") \
+            if isinstance(member, Member) else "a program given in Python"
+        prov = measured_provenance(p, t, source, member.certified_max_rel if isinstance(member, Member) else None)
+        return export_source(p, t, lang, full_range=full_range, name=name, provenance=prov)
     prov = provenance(member) if isinstance(member, Member) else None
     return export_source(p, t, lang, full_range=full_range, name=name, provenance=prov)
+
+
+def _reals_run(m: Member) -> bool:
+    """Whether a member comes from a reals-mode run (its run's config says so)."""
+    if not m.run:
+        return False
+    try:
+        return RunStore.open(Path(m.run))[1].reals
+    except EvoError:
+        return False
 
 
 def provenance(m: Member, seed: int | None = None):

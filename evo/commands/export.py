@@ -20,6 +20,11 @@ def run_member(run_dir: str, member_id: str) -> tuple[Program, Target, Provenanc
 
     front = load_front(run_dir)
     m = front.member(member_id)
+    if front.dtype == "float64":  # a reals run: float64 code with the certified bound (evo.export.reals)
+        from ..export.reals import measured_provenance
+
+        return m.program, front.target, measured_provenance(m.program, front.target, f"run {run_dir}, member {m.id}",
+                                                            m.certified_max_rel)
     return m.program, front.target, provenance(m, seed=front.meta.get("seed"))
 
 
@@ -48,9 +53,12 @@ def _measured(p: Program, t: Target, source: str, verify: bool, quiet: bool) -> 
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE (default: stdout).")
 @click.option("--verify", "verify", is_flag=True,
               help="Program files: verify exhaustively on the interval first (header states it).")
+@click.option("--reals", is_flag=True,
+              help="Program files: a reals-mode program, as float64 C or JAX, certified first (header states it). "
+                   "A reals run's members are exported so without it.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def export(source: str, member_id: str | None, target: str | None, interval: str | None, lang: str,
-           full_range: bool, name: str | None, output: str | None, verify: bool, quiet: bool) -> None:
+           full_range: bool, name: str | None, output: str | None, verify: bool, reals: bool, quiet: bool) -> None:
     """Export SOURCE (a run directory with --id K, or a PROGRAM.json with --target T)."""
     if Path(source).is_dir():
         if member_id is None:
@@ -69,7 +77,12 @@ def export(source: str, member_id: str | None, target: str | None, interval: str
             from ..fullrange import wrapper_for
 
             wrapper_for(t)  # a target without a wrapper fails before any measuring
-        prov = _measured(p, t, f"program file {source}", verify, quiet)
+        if reals:
+            from ..export.reals import measured_provenance
+
+            prov = measured_provenance(p, t, f"program file {source}")
+        else:
+            prov = _measured(p, t, f"program file {source}", verify, quiet)
     text = export_source(p, t, lang, full_range=full_range, name=name, provenance=prov)
     if output:
         try:

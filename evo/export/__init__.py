@@ -21,6 +21,7 @@ from ..ir import Program
 from .c import c_source
 from .code import Provenance, check_name, default_name, prepared
 from .python import python_source
+from .reals import RealsProvenance, reals_source
 
 Lang = Literal["c", "jax", "numpy"]
 LANGS: tuple[str, ...] = ("c", "jax", "numpy")
@@ -28,8 +29,19 @@ SUFFIX = {"c": ".c", "jax": ".py", "numpy": ".py"}
 
 
 def export_source(p: Program, target: Target, lang: str, full_range: bool = False, name: str | None = None,
-                  provenance: Provenance | None = None) -> str:
-    """Source text of `p` (a kernel for `target` on its interval) in `lang`."""
+                  provenance: Provenance | RealsProvenance | None = None) -> str:
+    """Source text of `p` (a kernel for `target` on its interval) in `lang`; with a
+    RealsProvenance, a reals-mode program as float64 C or JAX (evo.export.reals)."""
+    if isinstance(provenance, RealsProvenance):  # a reals-mode program: float64 code (evo.export.reals)
+        if full_range:
+            raise EvoError("a reals-mode program has no full-range wrapper")
+        if not provenance.evo_version:
+            from dataclasses import replace
+
+            from .. import __version__
+
+            provenance = replace(provenance, evo_version=__version__)
+        return reals_source(p, target, lang, check_name(name or default_name(target)), provenance)
     if lang not in LANGS:
         raise EvoError(f"unknown language {lang!r} (known: {', '.join(LANGS)})")
     fn = check_name(name or default_name(target))
@@ -49,4 +61,4 @@ def export_source(p: Program, target: Target, lang: str, full_range: bool = Fals
     return python_source(q, target, fn, lang, prov, wrapper)
 
 
-__all__ = ["export_source", "Provenance", "LANGS", "SUFFIX", "default_name"]
+__all__ = ["export_source", "Provenance", "RealsProvenance", "LANGS", "SUFFIX", "default_name"]
