@@ -67,9 +67,10 @@ class Search:
         self.state = SearchState([Island() for _ in range(config.islands)])
         self.checker = checker if checker is not None else _checker(config, evaluator, self.target)
         self._seed_member: Member | None = None
-        self._evaluated: dict[bytes, None] = {}  # probe outputs of every evaluated child (ordered set)
+        # Per island, so that islands evolve apart (one island's finds do not block another's):
+        self._evaluated: list[dict[bytes, None]] = [{} for _ in range(config.islands)]  # children's probe
+        self._fitted: list[set[bytes]] = [set() for _ in range(config.islands)]  # outputs; fitted ones'
         self._keys: dict[int, bytes] = {}        # in-flight task id -> its probe key
-        self._fitted: set[bytes] = set()         # probe outputs of every fitted function so far
         self._checking: set[int] = set()         # members sent to an exhaustive check
         self._next_island = 0
         self._t0 = time.monotonic()
@@ -153,7 +154,7 @@ class Search:
             key = probe_key(child, self.probe)
             cid, st.next_id = st.next_id, st.next_id + 1
             tries += 1
-            if key in self._evaluated:
+            if key in self._evaluated[i]:
                 # A function already evaluated: skip it; a copy would only crowd the population.
                 st.stats.cache_hits += 1
                 if tries > 50 * (n + 1):
@@ -174,9 +175,10 @@ class Search:
         for r in self.evaluator.poll():
             self._add(r)
         self._seed_member = st.islands[0].population[0]
-        for isl in st.islands[1:]:
+        for i, isl in enumerate(st.islands[1:], start=1):
             isl.population.append(self._seed_member)
             isl.front.append(self._seed_member)
+            self._fitted[i].add(probe_key(self._seed_member.program, self.probe))
 
     # -- a child comes back ------------------------------------------------------------------
     def _add(self, r: Result) -> None:
@@ -187,15 +189,17 @@ class Search:
         st.stats.eval_seconds += r.seconds
         st.stats.per_worker[r.worker] = st.stats.per_worker.get(r.worker, 0) + 1
         key = self._keys.pop(r.id, None)
+        i = r.island % len(st.islands)
         m = Member(r.id, from_dict(r.program), r.cost, ErrorStats(r.error, r.mean, r.argmax, r.train_inputs),
                    r.parent, r.mutation, r.island)
         if r.failure:
             st.stats.failures += 1
         else:
             if key is not None:
-                self._evaluated[key] = None
-                if len(self._evaluated) > 200_000:
-                    self._evaluated.pop(next(iter(self._evaluated)))  # forget the oldest
+                seen = self._evaluated[i]
+                seen[key] = None
+                if len(seen) > 200_000 // len(st.islands):
+                    seen.pop(next(iter(seen)))  # forget the oldest
             if r.train_version < self.training.extra.version:  # grown since: score the new points too
                 self._rescore(m, self.training.extra.since(r.train_version))
         if self.store:
@@ -204,11 +208,11 @@ class Search:
                              worker=r.worker, evals=st.stats.evals, elapsed=round(self.elapsed, 2),
                              **({"failure": r.failure} if r.failure else {}))
         fitted_key = probe_key(m.program, self.probe)
-        if fitted_key in self._fitted:
+        if fitted_key in self._fitted[i]:
             st.stats.duplicates += 1
             return  # fitting led back to a known function: a copy would only crowd the population
-        self._fitted.add(fitted_key)
-        island = st.islands[r.island % len(st.islands)]
+        self._fitted[i].add(fitted_key)
+        island = st.islands[i]
         island.evals += 1
         self.strategy.join(island, m)
         if enters(island.front, m):
@@ -216,7 +220,7 @@ class Search:
             island.last_gain = island.evals
         self._archive(m)
         if len(st.islands) > 1 and island.stalled(self.config.restart_after):
-            self._restart(r.island % len(st.islands))
+            self._restart(i)
 
     def _archive(self, m: Member) -> None:
         """A child on the whole-run front is validated first: it joins on its best known error."""
@@ -319,21 +323,23 @@ class Search:
             return
         st.last_migration = st.stats.evals
         st.stats.migrations += 1
-        for isl in st.islands:
+        for i, isl in enumerate(st.islands):
             m = self.archive[int(self.rng.integers(len(self.archive)))]
             if m not in isl.population:
                 self.strategy.join(isl, m)
+                self._fitted[i].add(probe_key(m.program, self.probe))
             if enters(isl.front, m):
                 isl.front = [a for a in isl.front if not _dominated_by(a, m)] + [m]
         if self.store:
             self.store.event("migrate", evals=st.stats.evals)
 
     def _restart(self, i: int) -> None:
-        """Island i starts again from f(x) = x (the whole-run front keeps what it found)."""
-        isl = self.state.islands[i]
-        seed = self._seed_member
-        self.state.islands[i] = Island(population=deque([seed]), front=[seed], evals=isl.evals,
-                                       last_gain=isl.evals, restarts=isl.restarts + 1)
+        """Island i starts again from f(x) = x (the whole-run front keeps what it found);
+        it forgets which functions it saw, so that it may find them again."""
+        isl, seed = self.state.islands[i], self._seed_member
+        isl.population, isl.front = deque([seed]), [seed]
+        isl.last_gain, isl.restarts = isl.evals, isl.restarts + 1
+        self._evaluated[i], self._fitted[i] = {}, {probe_key(seed.program, self.probe)}
         self.stats.restarts += 1
         if self.store:
             self.store.event("restart", island=i, evals=self.stats.evals)
@@ -382,7 +388,8 @@ class Search:
             raise EvoError("checkpoint is corrupt (island count differs from the run's config); nothing was changed")
         self._elapsed0 = self.stats.elapsed
         self._t0 = time.monotonic()
-        self._fitted = {probe_key(m.program, self.probe) for m in members.values()}
+        self._fitted = [{probe_key(m.program, self.probe) for m in (*isl.population, *isl.front)}
+                        for isl in self.state.islands]
 
     # -- results ------------------------------------------------------------------------------
     def front(self) -> list[dict]:
