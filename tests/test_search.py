@@ -226,3 +226,28 @@ def test_front_members_stored_error_is_their_exhaustive_error(tmp_path):
     checked = run.front.meta["checked"]
     assert checked and all(c["sampled"] != "inf" and float(c["sampled"]) <= float(c["max_ulp"]) + 1e-6
                            for c in checked)
+
+
+def test_checkpoint_restores_islands_training_set_and_random_state(tmp_path):
+    """What a resumed run continues from is exactly what the search had: islands (their
+    populations and fronts, shared members still shared), the grown training set, the RNG."""
+    from evo.store import RunStore
+
+    cfg = SearchConfig(target="exp2", interval=(0.5, 0.6), max_evals=500, seed=2, islands=3, verify_below=0,
+                       migrate_every=150)
+    store = RunStore.create(tmp_path / "r", cfg)
+    s = Search(cfg, LocalEvaluator(spec_for(cfg)), store)
+    s.run()
+    assert s.training.extra.x.size > 0 and s.stats.migrations >= 2  # it grew, and members migrated
+    again = Search(cfg, LocalEvaluator(spec_for(cfg)), store)
+    again.restore(store.load_checkpoint())
+    for a, b in zip(s.state.islands, again.state.islands):
+        assert [m.id for m in a.population] == [m.id for m in b.population]
+        assert [m.id for m in a.front] == [m.id for m in b.front]
+        assert (a.evals, a.last_gain, a.restarts) == (b.evals, b.last_gain, b.restarts)
+    assert [(m.id, m.error, m.error_on) for m in s.archive] == [(m.id, m.error, m.error_on) for m in again.archive]
+    shared = {id(m) for isl in again.state.islands for m in isl.population} & {id(m) for m in again.archive}
+    assert shared, "a member in a population and the archive is one object after a resume too"
+    assert np.array_equal(s.training.extra.x, again.training.extra.x) and again.training.size == s.training.size
+    assert s.rng.random() == again.rng.random()
+    assert again.stats == s.stats
