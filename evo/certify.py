@@ -561,9 +561,34 @@ def _prove_piece(p: Program, P: Callable, F: Callable, fplain: Callable, piece: 
     return []
 
 
+def _affine_poles(p: Program) -> list[mpmath.mpf]:
+    """Exact zeros of divisors of the form x + c, x - c, c - x (c a float64 constant):
+    c / (0.477 - x) is infinite at x = 0.477 exactly, where the program may still be
+    finite (IEEE: c / inf = 0 downstream). A piece is split exactly there, so that on
+    each side the divisor's interval is one-signed, [0, d], and extended interval
+    arithmetic (c / [0, d] = [c/d, inf]) bounds the program on both sides."""
+    out = []
+    for _, ins in live_instrs(p):
+        if ins.op != "div":
+            continue
+        d = p.instrs[ins.args[1]]
+        if d.op not in ("add", "sub") or len(d.args) != 2:
+            continue
+        a, b = (p.instrs[k] for k in d.args)
+        if a.op == X and b.op == CONST:
+            out.append(mpmath.mpf(b.value) * (1 if d.op == "sub" else -1))
+        elif a.op == CONST and b.op == X:
+            out.append(mpmath.mpf(a.value) * (1 if d.op == "sub" else -1))
+    return out
+
+
 def _singular(p: Program, fplain: Callable, piece: _Piece, proof: _Proof, op: str) -> list[_Piece]:
-    """A piece where the series diverge (it holds a singular point): plain extended
-    interval arithmetic, split until small enough or unbounded at the finest width."""
+    """A piece where the series diverge (it holds a singular point): split exactly at a
+    divisor's zero inside it; else plain extended interval arithmetic, split until small
+    enough or unbounded at the finest width."""
+    for q in _affine_poles(p):
+        if piece.a < q < piece.b:
+            return [_Piece(piece.a, q, piece.depth + 1), _Piece(q, piece.b, piece.depth + 1)]
     X = iv.mpf([piece.a, piece.b])
     y, where = _plain(p, X)
     fx = fplain(X)

@@ -311,3 +311,21 @@ def test_search_reals_cli(tmp_path, capsys):
     main(["search", "exp2", "--dtype", "float64", "--evals", "5", "--workers", "0", "--out", str(tmp_path),
           "--name", "d", "-q"])
     assert json.loads((tmp_path / "d" / "config.json").read_text())["ops"] == ["add", "sub", "mul", "div"]
+
+
+def test_certifies_a_removable_singularity_inside_the_interval():
+    """c / (q - x) is infinite at x = q inside [0, 1], yet the program is finite there (the
+    evolved exp2 programs have this form): the proof splits exactly at q."""
+    t = get_target("exp2")
+    i = [Instr("x"), Instr("const", (), 0.42077903739587363), Instr("sub", (1, 0)), Instr("const", (), 6394.050262119464),
+         Instr("div", (3, 2)), Instr("sub", (4, 0)), Instr("const", (), -138.9213386602294), Instr("sub", (6, 5)),
+         Instr("const", (), 282.0968382766614), Instr("div", (8, 7)), Instr("const", (), 1.018396022597749),
+         Instr("add", (9, 10))]
+    for _ in range(4):
+        i.append(Instr("mul", (len(i) - 1, len(i) - 1)))
+    p = Program(tuple(i), len(i) - 1)
+    c = certify(p, t)
+    assert c.ok, c.reason
+    assert c.sampled_max <= c.bound <= 1.1 * c.sampled_max
+    assert c.bound >= dense_mpmath_max(p, "exp2", t.interval, 1001)
+    assert 10.8 < c.digits < 10.9
