@@ -118,6 +118,24 @@ return gd._fullData.filter(t => t.meta === 'front')
   .reduce((n, t) => n + layers[t.index].querySelectorAll('path.point').length, 0);
 """
 
+# Plotly.js is its basic build (scatter, bar, pie): what the run page draws must all be in it.
+RUN_PAGE_PLOTS = """
+const out = [];
+for (const id of ['front-plot', 'progress-plot', 'rate-plot', 'worker-plot']) {
+  const gd = document.getElementById(id);
+  if (!gd || !gd._fullData) { out.push(id + ' not drawn'); continue; }
+  // a trace type the build lacks becomes an invisible scatter trace
+  gd._fullData.filter(t => (gd.data[t.index].type || 'scatter') !== t.type)
+    .forEach(t => out.push(id + ': trace type ' + gd.data[t.index].type + ' is not in this Plotly build'));
+}
+const q = (css) => document.querySelectorAll(css).length;
+if (!q('#worker-plot .barlayer .point')) out.push('no bars in worker-plot');
+if (!q('#front-plot .shapelayer path')) out.push('no dashed 1-ULP line in front-plot');
+const f = document.getElementById('front-plot');
+if (!f || !f._fullLayout || f._fullLayout.yaxis.type !== 'log') out.push('front-plot y axis not log');
+return out;
+"""
+
 
 @pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
                     reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
@@ -156,6 +174,7 @@ def test_browser_watches_a_live_search(search: LiveSearch) -> None:
         wait_for(lambda: driver.execute_script(RENDERED_FRONT_POINTS) == n, 30,
                  f"{n} front points drawn (drawn: {driver.execute_script(RENDERED_FRONT_POINTS)})")
         assert len(driver.find_elements("css selector", "#front-table tbody tr")) == n
+        assert driver.execute_script(RUN_PAGE_PLOTS) == []
         assert text("#evals").replace(",", "") == str(search.final_evals())
 
         # A member page: the exported C, a copy button, its graph and its sampled error curve.
@@ -366,9 +385,9 @@ def test_nothing_outside_the_runs_directory_is_read(served) -> None:
     assert raw_get(url, "/api/runs", host="evil.example")[0] == 400
     # the page and its assets come from here, Plotly included (no CDN)
     status, page = raw_get(url, "/")
-    assert status == 200 and b"/static/plotly.min.js" in page and b"http" not in page.split(b"<body>")[0]
-    status, js = raw_get(url, "/static/plotly.min.js")
-    assert status == 200 and len(js) > 1_000_000
+    assert status == 200 and b"/static/plotly-basic.min.js" in page and b"http" not in page.split(b"<body>")[0]
+    status, js = raw_get(url, "/static/plotly-basic.min.js")
+    assert status == 200 and len(js) > 1_000_000 and b"plotly.js (basic" in js[:200]
 
 
 def test_port_in_use_is_one_line_error(tmp_path) -> None:

@@ -3,7 +3,7 @@
 The server (Starlette on uvicorn, evo.dashboard.app) tails each run's events.jsonl,
 keeps a small summary of it in memory (evo.dashboard.summary) and re-reads
 front.json, config.json and checkpoint.json when they change (evo.dashboard.runview).
-The page (static/) draws with Plotly.js, served from the installed plotly package.
+The page (static/) draws with Plotly.js: its basic build (scatter, bar, pie), vendored in static/vendor/.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The dashboard's web application (Starlette): one static page and a read-only JSON API.
 
     GET /                         the page (runs list, run, member, compare views; hash-routed)
-    GET /static/NAME              its script, style sheet and Plotly.js (served from the plotly package)
+    GET /static/NAME              its script, style sheet and Plotly.js (basic build, vendored in static/vendor/)
     GET /api/info                 the runs directory, evo's version
     GET /api/runs                 one row per run directory
     GET /api/run?run=KEY          a run: front, progress, throughput, workers, checks, problems
@@ -103,9 +103,9 @@ class Dashboard:
     def warm(self) -> None:
         """Read every run's log once and start on its baselines, so the first page load
         does not wait for them."""
-        from .assets import _load
+        from .assets import PLOTLY, _load
 
-        _load("plotly.min.js")  # compressed once, now
+        _load(PLOTLY)  # compressed once, now
         for v in list(self.scan(force=True).values()):
             with v.lock:
                 v.refresh()

@@ -1,6 +1,7 @@
 // evo dashboard: hash-routed views over the read-only JSON API (see evo/dashboard/app.py).
 // Each view builds its skeleton once and refreshes its numbers and plots every second;
 // plots are redrawn with Plotly.react and a fixed uirevision, so zoom survives updates.
+// Plotly.js is its basic build (static/vendor/): scatter, bar and pie traces only.
 "use strict";
 
 const POLL_MS = 1000;
@@ -379,7 +380,7 @@ window.addEventListener("hashchange", route);
 window.addEventListener("DOMContentLoaded", () => {
   const js = document.getElementById("plotly-js");
   if (window.Plotly) drawPending(); else js.addEventListener("load", drawPending);
-  js.addEventListener("error", () => { $("#view-error").innerHTML = problemsHtml(["/static/plotly.min.js did not load: plots cannot be drawn (is the plotly package installed?)"]); });
+  js.addEventListener("error", () => { $("#view-error").innerHTML = problemsHtml(["/static/plotly-basic.min.js did not load: plots cannot be drawn"]); });
   route();
   setInterval(tick, POLL_MS);
 });
