@@ -63,7 +63,7 @@ MAX_DEPTH = 90        # halvings of a piece (reaches ~1e-27 of the interval: sin
 MAX_T_DEPTH = 24      # halvings of t within a piece
 T_NODES = 400         # sub-pieces of t tried before the piece itself is split
 DEADLINE = 600.0      # seconds: a proof not done by then is given up (certificate says so)
-FRONT_DEADLINE = 120.0   # ...per member when a search certifies its front
+FRONT_DEADLINE = 120.0   # ...per member when a search certifies its front (side by side on all cores)
 CERTIFY_BELOW = 1e-3     # a search certifies its front members under this max relative error
 SAMPLE = 20_001       # dense sample (double-double) for the sampled max
 REFINE = 8            # top sample peaks refined in mpmath
@@ -732,17 +732,34 @@ def certify(p: Program, target: Target, tolerance: float = TOLERANCE, order: int
         ORDER, TOLERANCE, iv.prec = old
 
 
-def certify_front(search: Any, progress: bool = True) -> None:
+def _certify_one(p: Program, target: Target, deadline: float) -> Certificate:
+    return certify(p, target, deadline=deadline)
+
+
+def certify_front(search: Any, progress: bool = True, processes: int | None = None) -> None:
     """Certify every front member of a finished reals-mode search (in place: Member.certified_max_rel),
-    recording each certificate in the run's events."""
-    for m in search.archive:
-        if m.error >= CERTIFY_BELOW or m.program.n_ops == 0:
-            continue
-        c = certify(m.program, search.target, deadline=FRONT_DEADLINE)
-        m.certified_max_rel = c.bound if c.ok else None
-        if search.store:
-            search.store.event("certified", id=m.id, cost=m.cost, **{k: v for k, v in c.to_dict().items()
-                                                                       if k not in ("what",)})
+    recording each certificate in the run's events; members side by side on the machine's cores."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    todo = [m for m in search.archive if m.error < CERTIFY_BELOW and m.program.n_ops > 0]
+    if not todo:
+        return
+    n = max(1, min(len(todo), processes or os.cpu_count() or 1))
+    # spawn, not fork: the driver may hold threads (Ray's, XLA's) that a forked child would inherit locked
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_certify_one, m.program, search.target, FRONT_DEADLINE) for m in todo]
+        for m, fut in zip(todo, futures):
+            c = fut.result()
+            m.certified_max_rel = c.bound if c.ok else None
+            if search.store:
+                search.store.event("certified", id=m.id, cost=m.cost, **{k: v for k, v in c.to_dict().items()
+                                                                           if k not in ("what",)})
+            if progress:
+                print(f"[evo] certified #{m.id} ({m.cost:g} ops): "
+                      + (f"max relative error <= {c.bound:.4g} ({c.digits:.2f} digits)" if c.ok else c.reason),
+                      flush=True)
     search.save_front()
 
 
