@@ -2,7 +2,8 @@
 around a kernel found on a target's reduced interval.
 
 One wrapper per registered target that has `full_range` set (exp2, exp, log2,
-log), plus exp2 for a kernel on [-0.5, 0.5]. Each is written once in C (the
+log), plus exp2 for a kernel on [-0.5, 0.5] and log2 / log for a kernel on
+[sqrt(1/2), sqrt(2)]. Each is written once in C (the
 product) and once in array Python shared by the NumPy and JAX exports; all use
 only IEEE float32 operations, fma and 32-bit integer bit manipulation, so they
 agree bit for bit (the JAX export carries float32 values in float64, so XLA's
@@ -21,16 +22,22 @@ flushing of subnormals cannot touch them; see evo.export.python).
           so values near 1 keep their relative accuracy (no cancellation).
     log   x = m * 2^e, m in [0.5, 1): log x = e*ln2 + K(m); for x in [1, sqrt 2]
           log x = -log(q) - d likewise.
+    log2, log with a kernel on [sqrt(1/2), sqrt(2)] (--interval 0.7071068,1.4142136):
+          x = 2^k * m, m in [sqrt(1/2), sqrt 2] by integer operations on the bits
+          (exact); log2 x = k + K(m), log x = k*ln2 + K(m). No division, no
+          reciprocal path, and a fast path for positive normal x; see LOG_BUDGET
+          for why this interval and the error budget.
 
 2^k is applied as two exact power-of-two factors, so subnormal results are
 rounded once (correctly) and overflow gives inf; for |x| <= a limit (125 for exp2,
 86 for exp), where the result is normal, 2^k is added to the exponent bits of K(r)
 instead (exact there), in every language, so `evo verify` certifies that way too.
-The C array form runs blocks of inputs all within the limit through a fast path:
-the same operations without the clamp (a no-op there) and the choice. Subnormal inputs of the logs
-are rescaled through their integer significand (exact). Special values: NaN ->
+The C array form runs blocks of inputs all within the limit (for the [sqrt(1/2),
+sqrt 2] logs: all positive, normal and finite) through a fast path: the same
+operations without the clamp or the special-value selects. Subnormal inputs of the logs
+are normalised exactly (their integer significand as a float). Special values: NaN ->
 NaN (the exps let it flow through the arithmetic: no select on the fast path),
-exp(+-inf) = +inf / +0, log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf.
+exp(+-inf) = +inf / +0, log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, log(1) = +0.
 """
 from __future__ import annotations
 
@@ -40,6 +47,7 @@ from string import Template
 
 import numpy as np
 
+from primitives.float32 import f32_range
 from targets import TARGETS, Target
 
 from .backends.c import f32_hex
@@ -69,6 +77,12 @@ class Wrapper:
     interval: tuple[float, float] = ()  # the kernel's interval; () = the target's registered one
     c_fast: str = ""                # Template: $fn_fast(x), fn_inl for |x| <= fast_limit ("" = none)
     fast_limit: float = 0.0
+    # The array form's block test: max over a block of FAST_KEY (C, of `u`, the bits of x) <= FAST_MAX
+    # means every x of the block may take fn_fast. Default: |x| <= fast_limit.
+    fast_key: str = ""
+    fast_max: str = ""
+    fast_what: str = ""             # the fast inputs, in words (comments)
+    preference: int = 0             # wrapper_for: among wrappers a kernel fits, the lowest wins
 
     def __post_init__(self) -> None:
         if not self.interval:
@@ -175,6 +189,72 @@ static inline float ${fn}_inl(float x) {
 _LOG2 = dict(EXP_BIAS="127", MANT_ONE="0x3F800000u", REC_LO="0x3F3504F3", REC_HI="0x3F7FFFFF")
 _LN = dict(EXP_BIAS="126", MANT_ONE="0x3F000000u", REC_LO="0x3F800000", REC_HI="0x3FB504F3")
 
+# The logs with a kernel on [sqrt(1/2), sqrt 2]. LOG_BUDGET says why this interval and how
+# large the error can get.
+LOG_BUDGET = """\
+Why m in [sqrt(1/2), sqrt 2]: |K(m)| <= 1/2 (log2) or ln2/2 (log), so k + K (k*ln2 + K)
+never cancels: for k != 0 the result is at least 1/2 (log2) or ln2/2 (log) in magnitude,
+and the rounding of the reconstruction falls on a grid at least as coarse as the kernel's.
+With m in [0.75, 1.5) instead, log2 x for k = -1, m in [sqrt 2, 1.5) is -1 + K with K in
+[1/2, 0.585): the subtraction is exact (Sterbenz) but K's error, counted in ulp(K) = 2^-24,
+lands on a result of ulp 2^-25: twice the kernel's error. The ends are the float32 values
+of the real interval [sqrt(1/2), sqrt 2], 0x3F3504F4 to 0x3FB504F3: the float32 nearest
+sqrt(1/2), 0x3F3504F3, lies below it, and with it as the lower end log2 x for
+x = 0x3FB504F3 would be 1 + K(0x3F3504F3), K = -0.50000002 (ulp 2^-24), that same case.
+
+Error budget, e = the kernel's max error in ulp(K) on its interval (`evo verify`), for
+x = 2^k m; the reconstruction is one rounding (log2: k + K) or two fmas (log:
+fma(k, LN2_HI, fma(k, LN2_LO, K)), LN2_HI = ln2 rounded, |LN2_LO| = 0.064 ulp of 1/4..1/2):
+  k = 0       the kernel alone: e (log(1) = +0 needs K(1) = 0, which e < 1 implies).
+  log2, k = +-1: |K| < 1/2 has ulp <= 2^-25, k + K in [1/2, 1) has ulp 2^-24:
+              <= 0.5 + e/2.  |k| >= 2: <= 0.5 + e/4.
+  log, k = +-1 and |K| >= 1/4 (m in [sqrt(1/2), e^-1/4] for k = 1, [e^1/4, sqrt 2] for
+              k = -1): K and k*ln2 + K in the same binade [1/4, 1/2): the sum is exact and
+              k*LN2_LO (0.064 ulp) is lost in the inner rounding: <= e + 0.064. This is the
+              only place where the kernel's own error is not halved: a kernel for log
+              needs e < 0.936 there.
+  log, k = +-1 otherwise: ulp(K) <= ulp(result) / 2: <= 0.5 + e/2 + 0.064.
+  log, |k| >= 2: |result| >= 1.04: <= 0.5 + e/4 + 0.125.
+So log2 is within max(e, 0.5 + e/2) and log within max(e + 0.064, 0.564 + e/2): < 1 ULP
+over all 2^32 inputs for any kernel with e < 0.87 (log2 for any e < 1). An error-free
+sum (Fast2Sum of k*LN2_HI and K, then k*LN2_LO + the error) would take log to
+max(e, 0.5 + e/2) for four more operations; the gain measured with the stand-in kernel
+(k = 1: 0.93 -> 0.81 ULP) is not worth 20% more work in the array form.
+Subnormal x = u * 2^-149: the integer u as a float is exact and normal; k -= 149. The fast path (array form, blocks of
+positive normal finite x) is the same code without the subnormal and special selects.
+"""
+
+_C_LOG_SQRT2 = """\
+/* x = 2^k * m, m in [sqrt(1/2), sqrt 2]: d = bits - bits(first float32 above sqrt(1/2));
+   k = d >> 23 (arithmetic), m = bits - (k << 23). Exact. */
+static inline float ${fn}_inl(float x) {
+    const uint32_t ux = ${fn}_f2u(x), ax = ux & 0x7FFFFFFFu;
+    /* +0 and positive subnormals x = ux * 2^-149: their integer significand ux as a float is
+       exact and normal (an integer conversion: no arithmetic on a subnormal, which costs a
+       microcode assist on some CPUs); k is corrected by 149 */
+    const int sub = ux < 0x00800000u;
+    const uint32_t u = sub ? ${fn}_f2u((float)(int32_t)ux) : ux;
+    const uint32_t d = u - 0x3F3504F4u;
+    const float k = (float)(((int32_t)d >> 23) - (sub ? 149 : 0));
+    const float y = ${fn}_kernel(${fn}_u2f(u - (d & 0xFF800000u)));
+    const float xn = ${fn}_u2f(u);  /* x, but normal: xn + xn below touches no subnormal */
+    float res = $RESULT;
+    res = ux >= 0x7F800000u ? xn + xn : res;  /* +inf, NaN (and x < 0: next line) */
+    res = ux > 0x80000000u && ax <= 0x7F800000u ? NAN : res;   /* x < 0 */
+    return ax == 0u ? -INFINITY : res;  /* +-0 */
+}
+"""
+
+_C_LOG_SQRT2_FAST = """\
+/* ${fn}_inl for positive, normal, finite x */
+static inline float ${fn}_fast(float x) {
+    const uint32_t u = ${fn}_f2u(x), d = u - 0x3F3504F4u;
+    const float k = (float)((int32_t)d >> 23);
+    const float y = ${fn}_kernel(${fn}_u2f(u - (d & 0xFF800000u)));
+    return $RESULT;
+}
+"""
+
 # -- array Python (numpy and JAX) ---------------------------------------------------
 # Written against a small vocabulary each export defines (evo.export.python): values
 # are "float32" in that export's representation (numpy: float32 arrays; JAX: float64
@@ -247,22 +327,53 @@ def $fn(x):
     return _where(ax == 0, -INF, res)
 """
 
+_PY_LOG_SQRT2 = """\
+def $fn(x):
+""" + _PY_CONSTS + """\
+    ux = _f2u(x)
+    ax = ux & 0x7FFFFFFF
+    sub = ux < 0x00800000
+    u = _where(sub, _f2u(_i2f(_i32(ux))), ux)
+    d = u - 0x3F3504F4
+    k = _i2f((_i32(d) >> 23) - _where(sub, 149, 0))
+    y = _kernel(_u2f(u - (d & 0xFF800000)))
+    xn = _u2f(u)
+    res = $RESULT
+    res = _where(ux >= 0x7F800000, _add(xn, xn), res)
+    res = _where((ux > 0x80000000) & (ax <= 0x7F800000), NAN, res)
+    return _where(ax == 0, -INF, res)
+"""
+
 
 def _log_wrapper(name: str, kernel: str, consts: dict[str, str], c: tuple[str, str], py: tuple[str, str],
-                 summary: str) -> Wrapper:
+                 summary: str, preference: int = 0) -> Wrapper:
     """A log wrapper: the shared reduction with this log's constants and its two result
     lines (x near 1, other x) in C and in Python."""
     return Wrapper(name, kernel, Template(_C_LOG).safe_substitute(consts, REC_RESULT=c[0], RESULT=c[1]),
                    Template(_PY_LOG).safe_substitute(consts, MANT_ONE=consts["MANT_ONE"].rstrip("u"),
                                                      REC_RESULT=py[0], RESULT=py[1]),
-                   summary)
+                   summary, preference=preference)
+
+
+SQRT2_INTERVAL = (math.sqrt(0.5), math.sqrt(2.0))  # its float32 values: 0x3F3504F4 .. 0x3FB504F3
+
+
+def _log_sqrt2_wrapper(name: str, c_result: str, py_result: str, summary: str) -> Wrapper:
+    """A log wrapper for a kernel on [sqrt(1/2), sqrt 2]: the shared reduction, the
+    reconstruction from k and y = K(m) in C and in Python."""
+    what = {"log2": "log2(x)", "log": "log(x)"}[name]
+    return Wrapper(name, f"{what} on [sqrt(1/2), sqrt(2)]", Template(_C_LOG_SQRT2).safe_substitute(RESULT=c_result),
+                   Template(_PY_LOG_SQRT2).safe_substitute(RESULT=py_result), summary, SQRT2_INTERVAL,
+                   c_fast=Template(_C_LOG_SQRT2_FAST).safe_substitute(RESULT=c_result),
+                   fast_key="${fn}_f2u(x[j]) - 0x00800000u", fast_max="0x7EFFFFFFu",
+                   fast_what="x positive, normal and finite")
 
 
 WRAPPERS: dict[str, Wrapper] = {
     # fast limits: k in [-125, 125] and K(r) within [0.5, 2) keep y * 2^k normal
     "exp2": Wrapper("exp2", "2^x on [0, 1]", _EXP2_C[0], _PY_EXP2,
                     "2^x = K(r) * 2^k, k = floor(x), r = x - k in [0, 1]",
-                    c_fast=_EXP2_C[1], fast_limit=125.0),
+                    c_fast=_EXP2_C[1], fast_limit=125.0, preference=1),
     "exp2-sym": Wrapper("exp2", "2^x on [-0.5, 0.5]", _EXP2_SYM_C[0], _PY_EXP2_SYM,
                         "2^x = K(r) * 2^k, k = round(x), r = x - k in [-0.5, 0.5] (exact)", (-0.5, 0.5),
                         c_fast=_EXP2_SYM_C[1], fast_limit=125.0),
@@ -271,26 +382,46 @@ WRAPPERS: dict[str, Wrapper] = {
                    c_fast=_EXP_C[1], fast_limit=86.0),
     "log2": _log_wrapper("log2", "log2(x) on [1, 2]", _LOG2, ("fmaf(-d, $LOG2E, 0.0f - k)", "e + k"),
                          ("_fma(-d, LOG2E, _sub(ZERO, k))", "_add(e, k)"),
-                         "log2 x = e + K(m), m in [1, 2); for x in [sqrt(1/2), 1): -K(1/x) - d*log2(e)"),
+                         "log2 x = e + K(m), m in [1, 2); for x in [sqrt(1/2), 1): -K(1/x) - d*log2(e)",
+                         preference=1),
     "log": _log_wrapper("log", "log(x) on [0.5, 1]", _LN, ("(0.0f - k) - d", "fmaf(e, $LN2_HI, fmaf(e, $LN2_LO, k))"),
                         ("_sub(_sub(ZERO, k), d)", "_fma(e, LN2_HI, _fma(e, LN2_LO, k))"),
-                        "log x = e*ln2 + K(m), m in [0.5, 1); for x in [1, sqrt 2]: -K(1/x) - d"),
+                        "log x = e*ln2 + K(m), m in [0.5, 1); for x in [1, sqrt 2]: -K(1/x) - d",
+                        preference=1),
+    # m in [sqrt(1/2), sqrt 2]: preferred when a kernel fits both (no reciprocal, no division,
+    # a fast path); LOG_BUDGET
+    "log2-sqrt2": _log_sqrt2_wrapper("log2", "k + y", "_add(k, y)",
+                                     "log2 x = k + K(m), x = 2^k m, m in [sqrt(1/2), sqrt 2]"),
+    "log-sqrt2": _log_sqrt2_wrapper("log", "fmaf(k, $LN2_HI, fmaf(k, $LN2_LO, y))",
+                                    "_fma(k, LN2_HI, _fma(k, LN2_LO, y))",
+                                    "log x = k*ln2 + K(m), x = 2^k m, m in [sqrt(1/2), sqrt 2]; "
+                                    "k*ln2 = k*LN2_HI + k*LN2_LO by two fmas"),
 }
 
 
+def fits(w: Wrapper, interval: tuple[float, float]) -> bool:
+    """Whether a kernel verified on `interval` covers every float32 the wrapper gives it:
+    the float32 values of `interval` include those of the wrapper's reduced interval (so
+    --interval 0.7071068,1.4142136 and [sqrt(1/2), sqrt 2] are the same kernel interval)."""
+    a, b = f32_range(*interval)
+    c, d = f32_range(*w.interval)
+    return a <= c and d <= b
+
+
 def wrapper_for(target: Target) -> Wrapper:
-    """The full-range wrapper of `target`; EvoError (one line) if it has none or the
-    kernel's interval is not one a wrapper reduces to."""
+    """The full-range wrapper of `target` whose reduced interval the kernel's interval
+    covers (the preferred one where several do); EvoError (one line) if the target has
+    no wrapper or the kernel's interval covers none."""
     ws = [w for w in WRAPPERS.values() if w.name == target.full_range]
     if not ws:
         known = ", ".join(dict.fromkeys(w.name for w in WRAPPERS.values()))
         raise EvoError(f"target {target.name!r} has no full-range wrapper (wrappers exist for {known})")
-    for w in ws:
-        if tuple(target.interval) == tuple(w.interval):
-            return w
+    ok = [w for w in ws if fits(w, target.interval)]
+    if ok:
+        return min(ok, key=lambda w: w.preference)
     kinds = " or ".join(w.kernel for w in ws)
-    raise EvoError(f"the {target.name} full-range wrapper needs a kernel for {kinds}; "
-                   f"this one is for [{target.interval[0]!r}, {target.interval[1]!r}]")
+    raise EvoError(f"the {target.name} full-range wrapper needs a kernel for {kinds} (an interval holding "
+                   f"every float32 of one of these); this one is for [{target.interval[0]!r}, {target.interval[1]!r}]")
 
 
 def c_constants() -> dict[str, str]:
@@ -300,6 +431,15 @@ def c_constants() -> dict[str, str]:
 def fast_limit_subs(w: Wrapper) -> dict[str, str]:
     """FAST_BITS (the float32 bits of the fast path's limit, a C / Python hex integer) and LIMIT."""
     return {"FAST_BITS": f"0x{int(np.float32(w.fast_limit).view(np.uint32)):08X}", "LIMIT": f"{w.fast_limit:g}"}
+
+
+def fast_block_subs(w: Wrapper, fn: str) -> dict[str, str]:
+    """The C array form's block test (evo.export.c): FAST_KEY, a uint32 of x[j] whose max over a
+    block is at most FAST_MAX when every x may take fn_fast; FAST_WHAT says which x those are."""
+    bits = fast_limit_subs(w)["FAST_BITS"]
+    return {"FAST_KEY": Template(w.fast_key or "${fn}_f2u(x[j]) & 0x7FFFFFFFu").substitute(fn=fn),
+            "FAST_MAX": w.fast_max or bits + "u",
+            "FAST_WHAT": w.fast_what or f"|x| <= {w.fast_limit:g} (a NaN is larger than any number)"}
 
 
 def c_wrapper(w: Wrapper, fn: str) -> str:
@@ -363,7 +503,12 @@ def special_inputs(target: Target) -> np.ndarray:
                  -200.0, 200.0, lim, _next(lim), -lim, -_next(lim)]
     elif target.full_range in ("log2", "log"):
         extra = [_prev(1.0), _next(1.0), math.sqrt(0.5), _prev(math.sqrt(0.5)), math.sqrt(2.0), _next(math.sqrt(2.0)),
-                 2.0 ** -140, -2.0]
+                 2.0 ** -140, -2.0,
+                 # the [sqrt(1/2), sqrt 2] reduction's ends (0x3F3504F4, 0x3FB504F3) scaled to
+                 # k = -1, 1 and the subnormal, and where log(m) crosses +-1/4
+                 _next(math.sqrt(0.5)), 2 * _next(math.sqrt(0.5)), 0.5 * math.sqrt(2.0), 2 * math.sqrt(2.0),
+                 float(np.float32(math.sqrt(0.5) * 2.0 ** -130)), float(np.float32(math.sqrt(2.0) * 2.0 ** -140)),
+                 2 * math.exp(-0.25), 0.5 * math.exp(0.25), MIN_NORMAL * 1.5, F32_MAX / 2, -math.nan]
     x = np.array(base + extra, dtype=np.float32)
     return x
 

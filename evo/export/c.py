@@ -8,9 +8,10 @@ the file turns that off itself (#pragma STDC FP_CONTRACT OFF for clang, GCC's
 optimize("fp-contract=off") for gcc), so any flags short of -ffast-math keep the
 result bit-exact. The array form is a plain loop over the inlined scalar code with
 selects instead of branches, which gcc -O3 -march=native vectorises; with a full-range
-wrapper that has a fast path (exp2, exp), it runs blocks of inputs through the fast
-path alone when they are all within its limit (the same results, element by element,
-as FN).
+wrapper that has a fast path (exp2, exp; log2, log on [sqrt(1/2), sqrt 2]), it runs
+blocks of inputs through the fast path alone when they are all ones it serves (|x|
+within its limit; positive normal x for the logs): the same results, element by element,
+as FN.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from string import Template
 from targets import Target
 
 from ..backends.c import c_function
-from ..fullrange import Wrapper, c_wrapper, fast_limit_subs
+from ..fullrange import Wrapper, c_wrapper, fast_block_subs
 from ..ir import Program
 from .code import Provenance, header_lines
 
@@ -53,22 +54,31 @@ _PRAGMAS_OFF = """\
 
 
 # The array form with a fast path. Checking a block costs two integer ops per vector;
-# skipping the special-value work (clamps, two-factor scaling) saves far more.
+# skipping the special-value work (clamps, two-factor scaling, selects) saves far more.
 _BLOCKED = """\
-/* One block. Optimistic: the fast path on every element while finding the largest |x|
-   (a NaN is larger than any number), and again through ${fn}_inl if it is over $LIMIT.
-   check_first: find the largest |x| before choosing (after a block that needed ${fn}_inl,
-   so that runs of such blocks do not pay for a fast pass thrown away). Returns whether
-   the block needed ${fn}_inl. */
+/* One block. Optimistic: the fast path on every element while checking that every x is
+   one it serves ($FAST_WHAT;
+   that is, the largest $FAST_KEY is at most $FAST_MAX), and again through ${fn}_inl if not.
+   check_first: check before choosing (after a block that needed ${fn}_inl, so that runs of
+   such blocks do not pay for a fast pass thrown away). Returns whether the block needed
+   ${fn}_inl. Each loop is unconditional inside: a store under a condition would make gcc
+   use masked stores, which are slow on some CPUs (AMD Zen 3: vmaskmovps, ~3x slower here). */
 static inline int ${fn}_block(const float *restrict x, float *restrict y, size_t len, int check_first) {
     uint32_t amax = 0;
     size_t j;
-    for (j = 0; j < len; j++) {
-        const uint32_t a = ${fn}_f2u(x[j]) & 0x7FFFFFFFu;
-        amax = a > amax ? a : amax;
-        if (!check_first) y[j] = ${fn}_fast(x[j]);
+    if (check_first) {
+        for (j = 0; j < len; j++) {
+            const uint32_t a = $FAST_KEY;
+            amax = a > amax ? a : amax;
+        }
+    } else {
+        for (j = 0; j < len; j++) {
+            const uint32_t a = $FAST_KEY;
+            amax = a > amax ? a : amax;
+            y[j] = ${fn}_fast(x[j]);
+        }
     }
-    if (amax > ${FAST_BITS}u) {
+    if (amax > $FAST_MAX) {
         for (j = 0; j < len; j++) y[j] = ${fn}_inl(x[j]);
         return 1;
     }
@@ -113,7 +123,7 @@ def c_source(p: Program, target: Target, fn: str, prov: Provenance, wrapper: Wra
     # Both entry points use the static inline body: gcc inlines it into the loop and vectorises.
     parts.append(f"float {fn}(float x) {{\n    return {inner}(x);\n}}\n")
     if wrapper and wrapper.c_fast:
-        parts.append(Template(_BLOCKED).substitute(fast_limit_subs(wrapper), fn=fn))
+        parts.append(Template(_BLOCKED).substitute(fast_block_subs(wrapper, fn), fn=fn))
     else:
         parts.append(f"void {fn}_n(const float *x, float *y, size_t n) {{\n"
                      f"    size_t i;\n    for (i = 0; i < n; i++) y[i] = {inner}(x[i]);\n}}\n")
