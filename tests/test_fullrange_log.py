@@ -84,6 +84,10 @@ def test_standin_kernels_are_marked_and_under_one_ulp_on_every_input(name):
     assert r.inputs == 2 ** 23 and r.max_ulp == pytest.approx(m.exhaustive_max, abs=1e-6) and r.max_ulp < 1
     config = json.loads((ROOT / "bench" / "kernels" / f"{name}-standin-sqrt2" / "config.json").read_text())
     assert config["target"] == name
+    import evo
+
+    run = evo.load_run(ROOT / "bench" / "kernels" / f"{name}-standin-sqrt2")  # a valid run config too
+    assert run.config.target == name and run.front[0].exhaustive_max == m.exhaustive_max
     # the wrapper's interval is exactly the float32 values it hands the kernel
     assert f32_range(*SQRT2_INTERVAL) == (0x3F3504F4, 0x3FB504F3)
 
