@@ -115,8 +115,13 @@ def run_search(store: RunStore, config: SearchConfig, checkpoint: dict | None = 
     budget_text = f"{config.budget_seconds:g}s" if config.budget_seconds else f"{config.max_evals} evals"
     store.claim()
     try:
-        s, interrupted = _evolve(store, config, checkpoint, Monitor(budget_text, enabled=progress and not monitor),
-                                 monitor, until)
+        try:
+            s, interrupted = _evolve(store, config, checkpoint,
+                                     Monitor(budget_text, enabled=progress and not monitor), monitor, until)
+        except EvoError:
+            if checkpoint is None:
+                store.discard_if_unused()  # e.g. no Ray cluster there: the same command may be retried
+            raise
         if not interrupted:
             try:
                 remeasure_front(s)

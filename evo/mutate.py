@@ -232,9 +232,15 @@ def substitute(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Progr
 
 
 def factor(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
-    """y -> u * y with u one of the program's variables (odd forms: x * q(x*x); logs: (x - 1) * q)."""
+    """y -> u * y, or y -> fma(u, c, u * y), u one of the program's variables. Odd forms
+    x * q(x*x), logs (x - 1) * q; the second splits off the leading term so that it is
+    rounded once, as libm kernels do (log2: fma(t, c, t * r(t)) with t = x - 1)."""
     u = int(rng.choice(variables(p)))
-    return Program(p.instrs + (Instr("mul", (u, p.output)),), len(p.instrs))
+    n = len(p.instrs)
+    if rng.random() < 0.5:
+        return Program(p.instrs + (Instr("mul", (u, p.output)),), n)
+    tail = (Instr("mul", (u, p.output)), Instr(CONST, (), random_constant(rng)), Instr("fma", (u, n + 1, n)))
+    return Program(p.instrs + tail, n + 2)
 
 
 def graft(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:

@@ -121,6 +121,17 @@ class RunStore:
                     pass  # a line cut by a kill
         return out
 
+    def discard_if_unused(self) -> None:
+        """Remove a run directory this process created and nothing was written to yet
+        (a search that could not start: a retry with other settings must not find it)."""
+        if self._events is None and not (self.path / "events.jsonl").exists():
+            (self.path / "config.json").unlink(missing_ok=True)
+            (self.path / ".lock").unlink(missing_ok=True)
+            try:
+                self.path.rmdir()
+            except OSError:
+                pass  # not empty: someone else's files, left alone
+
     # -- who is searching it ------------------------------------------------------------
     def claim(self) -> None:
         """Mark the run as being searched by this process (runs/NAME/.lock), or refuse

@@ -238,6 +238,7 @@ def test_wrong_address_fails_fast_with_one_line(tmp_path, evo_cmd):
             lines = r.stderr.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("evo: error: ") and expect in lines[0], r.stderr
             assert took < 30, f"{address}: {took:.0f} s"
+            assert not (tmp_path / f"e{i}").exists(), "a run that never started leaves no directory behind"
     finally:
         http.close()
         mute.close()
