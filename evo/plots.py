@@ -48,10 +48,15 @@ def front_figure(front: "Front", with_baselines: bool = True) -> Figure:
                 ax.scatter(*zip(*b), marker="x", color=f"C{i}", label=f"baselines ({form}, validation sample)")
     ax.set_yscale("log")
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    return _finish(fig, ax, front, f"max error ({front.unit})", "")
+
+
+def _finish(fig: Figure, ax, front: "Front", ylabel: str, title_tail: str) -> Figure:
+    """Axis labels, title, legend and grid of a front plot."""
     ax.set_xlabel("cost (x-dependent ops)" if front.cost_kind == "ops" else "cost (ns/element)")
-    ax.set_ylabel(f"max error ({front.unit})")
+    ax.set_ylabel(ylabel)
     lo, hi = front.target.interval
-    ax.set_title(f"{front.target.expr} on [{lo:.4g}, {hi:.4g}]")
+    ax.set_title(f"{front.target.expr} on [{lo:.4g}, {hi:.4g}]{title_tail}")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -80,14 +85,7 @@ def reals_front_figure(front: "Front", with_baselines: bool = True) -> Figure:
         for i, kind in enumerate(dict.fromkeys(r.kind for r in rows)):
             b = sorted((r.ops, r.digits) for r in rows if r.kind == kind)
             ax.plot(*zip(*b), marker="x", ls="--", lw=0.8, color=f"C{i}", label=f"{kind} (real optimum)")
-    ax.set_xlabel("cost (x-dependent ops)" if front.cost_kind == "ops" else "cost (ns/element)")
-    ax.set_ylabel("significant digits  (-log10 max relative error)")
-    lo, hi = front.target.interval
-    ax.set_title(f"{front.target.expr} on [{lo:.4g}, {hi:.4g}], reals: digits against ops")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, front, "significant digits  (-log10 max relative error)", ", reals: digits against ops")
 
 
 def plot_front(run: Path, out: Path | None = None) -> Path:

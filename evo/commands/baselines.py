@@ -52,9 +52,7 @@ def baselines(target: str, interval: str | None, degrees: str, kinds: str, forms
     rows = build_baselines(t, degs, kind_list, form_list, scorer, on_skip=lambda n, why: skipped.append((n, why)))
     n_points = int(scorer.validation.x.size)
     if as_json:
-        print_json([b.to_dict() | {"target": t.to_dict()} for b in rows])
-        for name, why in skipped:
-            click.echo(f"evo: note: {name} skipped: {why}", err=True)
+        _print_rows(rows, t, skipped)
         return
 
     from rich.console import Console
@@ -81,6 +79,13 @@ def baselines(target: str, interval: str | None, degrees: str, kinds: str, forms
         console.print(f"skipped {name}: {why}")
 
 
+def _print_rows(rows: list, t, skipped: list[tuple[str, str]]) -> None:
+    """--json: one object per baseline, with its target; skipped ones noted on stderr."""
+    print_json([r.to_dict() | {"target": t.to_dict()} for r in rows])
+    for name, why in skipped:
+        click.echo(f"evo: note: {name} skipped: {why}", err=True)
+
+
 def reals_table(t, max_ops: int, as_json: bool) -> None:
     """`evo baselines T --reals`: every kind, digits against ops, and the best per op count."""
     from ..baselines import best_per_ops, reals_baselines
@@ -88,9 +93,7 @@ def reals_table(t, max_ops: int, as_json: bool) -> None:
     skipped: list[tuple[str, str]] = []
     rows = reals_baselines(t, max_ops, on_skip=lambda n, why: skipped.append((n, why)))
     if as_json:
-        print_json([r.to_dict() | {"target": t.to_dict()} for r in rows])
-        for name, why in skipped:
-            click.echo(f"evo: note: {name} skipped: {why}", err=True)
+        _print_rows(rows, t, skipped)
         return
     from rich.console import Console
     from rich.table import Table
