@@ -207,6 +207,8 @@ class Search:
                              error=json_float(m.error), cost=r.cost, fit_s=round(r.fit_seconds, 4),
                              worker=r.worker, evals=st.stats.evals, elapsed=round(self.elapsed, 2),
                              **({"failure": r.failure} if r.failure else {}))
+        if r.failure:
+            return  # logged and counted; a program that could not be evaluated does not breed
         fitted_key = probe_key(m.program, self.probe)
         if fitted_key in self._fitted[i]:
             st.stats.duplicates += 1

@@ -133,4 +133,5 @@ def _digits(rel: float | None) -> float | None:
 
 
 def _stats(d: dict, unit: str) -> ErrorStats:
-    return ErrorStats(_num(d[f"max_{unit}"]), _num(d[f"mean_{unit}"]), float(d["argmax"]), int(d["inputs"]))
+    argmax = float("nan") if d["argmax"] is None else float(d["argmax"])
+    return ErrorStats(_num(d[f"max_{unit}"]), _num(d[f"mean_{unit}"]), argmax, int(d["inputs"]))

@@ -61,7 +61,7 @@ class ErrorStats:
 
     def to_dict(self, unit: str = "ulp") -> dict:
         return {f"max_{unit}": json_float(self.max), f"mean_{unit}": json_float(self.mean),
-                "argmax": float(self.argmax), "inputs": self.n}
+                "argmax": float(self.argmax) if np.isfinite(self.argmax) else None, "inputs": self.n}
 
 
 def json_float(v: float) -> float | str:

@@ -251,3 +251,30 @@ def test_checkpoint_restores_islands_training_set_and_random_state(tmp_path):
     assert np.array_equal(s.training.extra.x, again.training.extra.x) and again.training.size == s.training.size
     assert s.rng.random() == again.rng.random()
     assert again.stats == s.stats
+
+
+def test_children_that_fail_are_counted_not_kept_and_checkpoints_still_save(tmp_path, monkeypatch):
+    """A child whose evaluation raises scores worst, is logged with its reason, and does not
+    join any population (its NaN arg-max once broke the checkpoint's JSON)."""
+    import evo.worker as worker
+    from evo.store import RunStore
+
+    real, calls = worker.fit_errors, [0]
+
+    def flaky(*a, **k):
+        calls[0] += 1
+        if calls[0] % 5 == 0:
+            raise FloatingPointError("injected")
+        return real(*a, **k)
+
+    monkeypatch.setattr(worker, "fit_errors", flaky)
+    cfg = SearchConfig(target="exp2", max_evals=200, seed=1, verify_below=0)
+    store = RunStore.create(tmp_path / "f", cfg)
+    s = Search(cfg, LocalEvaluator(spec_for(cfg)), store)
+    s.run()
+    assert s.stats.failures >= 30 and s.stats.evals == 200
+    kept = {m.id for m in s.state.members().values()}
+    failed = [e for e in store.read_events() if e["event"] == "eval" and "failure" in e]
+    assert len(failed) == s.stats.failures and "injected" in failed[0]["failure"]
+    assert not kept & {e["id"] for e in failed}
+    assert json.loads((tmp_path / "f" / "checkpoint.json").read_text())["state"]["stats"]["failures"] == s.stats.failures
