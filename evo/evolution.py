@@ -285,6 +285,7 @@ class Search:
         far the sample was from the truth); what it now dominates no longer, goes."""
         sampled = m.error
         m.exhaustive = result
+        self.state.verified.append(m)
         self.state.refilter()
         entry = {"id": m.id, "cost": m.cost, "ops": m.ops, "max_ulp": result.get("max_ulp"),
                  "sampled": json_float(sampled), "argmax": result.get("argmax"), "seconds": result.get("seconds"),

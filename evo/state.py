@@ -81,6 +81,7 @@ class SearchState:
     submitted: int = 0
     last_migration: int = 0                                 # stats.evals at the last migration
     checked: list[dict] = field(default_factory=list)     # every exhaustive check: id, cost, ops, max_ulp, ...
+    verified: list[Member] = field(default_factory=list)  # the members checked: they may rejoin the front
 
     def members(self) -> dict[int, Member]:
         """Every member any island or the archive holds, by id."""
@@ -88,13 +89,15 @@ class SearchState:
         for isl in self.islands:
             for m in (*isl.population, *isl.front):
                 out[m.id] = m
-        for m in self.archive:
+        for m in (*self.archive, *self.verified):
             out[m.id] = m
         return out
 
     def refilter(self) -> None:
-        """Errors went up (a grown training set, a check): drop what is now dominated."""
-        self.archive = non_dominated(self.archive)
+        """Errors went up (a grown training set, a check): drop what is now dominated. A
+        checked member that an optimistic sampled figure pushed out comes back once that
+        figure is checked too."""
+        self.archive = non_dominated(self.archive + [v for v in self.verified if v not in self.archive])
         for isl in self.islands:
             isl.front = non_dominated(isl.front)
 
@@ -102,11 +105,12 @@ class SearchState:
         return {"islands": [i.to_dict() for i in self.islands], "archive": [m.id for m in self.archive],
                 "members": [m.to_dict(unit) for m in self.members().values()], "stats": asdict(self.stats),
                 "next_id": self.next_id, "submitted": self.submitted, "last_migration": self.last_migration,
-                "checked": self.checked}
+                "checked": self.checked, "verified": [m.id for m in self.verified]}
 
     @staticmethod
     def from_dict(d: dict) -> "SearchState":
         members = {m.id: m for m in (Member.from_dict(r) for r in d["members"])}
         return SearchState([Island.from_dict(i, members) for i in d["islands"]],
                            [members[i] for i in d["archive"]], Stats.from_dict(d["stats"]), int(d["next_id"]),
-                           int(d["submitted"]), int(d["last_migration"]), list(d["checked"]))
+                           int(d["submitted"]), int(d["last_migration"]), list(d["checked"]),
+                           [members[i] for i in d["verified"]])

@@ -278,3 +278,25 @@ def test_children_that_fail_are_counted_not_kept_and_checkpoints_still_save(tmp_
     assert len(failed) == s.stats.failures and "injected" in failed[0]["failure"]
     assert not kept & {e["id"] for e in failed}
     assert json.loads((tmp_path / "f" / "checkpoint.json").read_text())["state"]["stats"]["failures"] == s.stats.failures
+
+
+def test_a_checked_member_returns_to_the_front_when_what_pushed_it_out_is_checked():
+    from evo.ir import Program
+    from evo.member import Member
+    from evo.scoring import ErrorStats
+    from evo.state import Island, SearchState
+
+    def member(i, cost, train):
+        return Member(i, Program.identity(), cost, ErrorStats(train, train, 0.5, 10))
+
+    checked, optimistic = member(1, 6, 0.8), member(2, 5, 0.7)
+    checked.exhaustive = {"max_ulp": 0.95}
+    st = SearchState([Island()], archive=[checked], verified=[checked])
+    st.archive = [optimistic]           # a sampled 0.7 at 5 ops dominates the verified 0.95 at 6
+    st.refilter()
+    assert st.archive == [optimistic]
+    optimistic.exhaustive = {"max_ulp": 1.3}   # its check: worse than the sample said
+    st.refilter()
+    assert [m.id for m in st.archive] == [2, 1]
+    again = SearchState.from_dict(st.to_dict("ulp"))
+    assert [m.id for m in again.verified] == [1]
