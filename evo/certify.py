@@ -221,13 +221,15 @@ def _dot(a: list, b: list, k: int) -> Any:
     return s
 
 
-def _deriv_rec(u: TS, w0: Any, g: TS) -> TS:
-    """w with w' = g u' and w(0) = w0: k w_k = sum_{j=1..k} j u_j g_{k-j}."""
+def _deriv_rec(u: TS, w0: Any, g: TS | None = None) -> TS:
+    """w with w' = g u' and w(0) = w0 (g = w itself when None, i.e. w = exp(u)):
+    k w_k = sum_{j=1..k} j u_j g_{k-j}."""
     w = [w0]
+    gc = w if g is None else g.c
     for k in range(1, u.n):
         s = iv.mpf(0)
         for j in range(1, k + 1):
-            s = s + j * u.c[j] * g.c[k - j]
+            s = s + j * u.c[j] * gc[k - j]
         w.append(s / k)
     return TS(w)
 
@@ -235,13 +237,7 @@ def _deriv_rec(u: TS, w0: Any, g: TS) -> TS:
 def exp(u: Any) -> Any:
     if not isinstance(u, TS):
         return iv.exp(_iv(u))
-    w = [iv.exp(u.c[0])]
-    for k in range(1, u.n):
-        s = iv.mpf(0)
-        for j in range(1, k + 1):
-            s = s + j * u.c[j] * w[k - j]
-        w.append(s / k)
-    return TS(w)
+    return _deriv_rec(u, iv.exp(u.c[0]))
 
 
 def log(u: Any) -> Any:
