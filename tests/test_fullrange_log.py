@@ -1,7 +1,8 @@
 """Full-range log2f / logf around a kernel on [sqrt(1/2), sqrt 2] (evo.fullrange, LOG_BUDGET).
 
-The kernels are the stand-ins kept in bench/kernels (hand-structured polynomials whose
-constants evo's fitter chose; not discovered by the search). Checked here: which wrapper a
+The kernels are those of bench/bench_export.py, kept in bench/kernels: for log2 the
+discovered 12-op kernel, for log a stand-in (a hand-structured polynomial whose constants
+evo's fitter chose; not discovered by the search; log2's stand-in is checked too). Checked here: which wrapper a
 kernel's interval selects; every special value, exactly; every input with k = -1, 0, 1
 (x in [sqrt(1/2)/2, 2 sqrt 2], where the reconstruction's roundings meet the kernel's error)
 and every subnormal, against the error budget and 1 ULP; the array form against the scalar
@@ -41,8 +42,16 @@ NAMES = ("log2", "log")
 F32_MAX = float(np.finfo(np.float32).max)
 
 
+# The kernels of the README's full-range figures (bench/bench_export.py's defaults).
+KERNELS = {"log2": "log2-sqrt2-12ops", "log": "log-standin-sqrt2"}
+
+
 def standin(name: str):
     return load_front(ROOT / "bench" / "kernels" / f"{name}-standin-sqrt2")
+
+
+def kernel(name: str):
+    return load_front(ROOT / "bench" / "kernels" / KERNELS[name])
 
 
 def target(name: str):
@@ -57,7 +66,7 @@ def built(tmp_path_factory):
     d = tmp_path_factory.mktemp("logs")
     out = {}
     for name in NAMES:
-        m = standin(name)[0]
+        m = kernel(name)[0]
         src = d / f"{name}.c"
         src.write_text(export_source(m.program, target(name), "c", full_range=True, name="f"))
         fn = load_c(src, "f")
@@ -90,6 +99,18 @@ def test_standin_kernels_are_marked_and_under_one_ulp_on_every_input(name):
     assert run.config.target == name and run.front[0].exhaustive_max == m.exhaustive_max
     # the wrapper's interval is exactly the float32 values it hands the kernel
     assert f32_range(*SQRT2_INTERVAL) == (0x3F3504F4, 0x3FB504F3)
+
+
+def test_discovered_log2_kernel_is_verified_under_one_ulp():
+    """The search's own find: a verified front member, not marked a stand-in, < 1 ULP on
+    every float32 of [sqrt(1/2), sqrt 2] (checked again here)."""
+    front = kernel("log2")
+    assert len(front) == 1 and front.target.full_range == "log2" and "stand_in" not in front.meta
+    assert front.meta["found_by"].startswith("evo search log2 --interval=0.7071068,1.4142136 ")
+    m = front[0]
+    assert m.error_on == "exhaustive" and m.exhaustive["inputs"] == 2 ** 23 and m.parent is not None
+    r = verify_program(m.program, front.target)
+    assert r.inputs == 2 ** 23 and r.max_ulp == pytest.approx(m.exhaustive_max, abs=1e-6) and r.max_ulp < 1
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -222,7 +243,7 @@ def test_array_form_matches_scalar_on_mixed_blocks(built, name):
 @needs_gcc
 @pytest.mark.parametrize("name", NAMES)
 def test_c_compiles_cleanly_and_the_array_form_vectorises(tmp_path, name):
-    p = standin(name)[0].program
+    p = kernel(name)[0].program
     (tmp_path / "f.c").write_text(export_source(p, target(name), "c", full_range=True, name="f"))
     for flags in (["-std=c99", "-O2"], ["-std=c99", "-O3", "-march=native"], ["-std=gnu11", "-O3", "-march=native"]):
         r = run_gcc([*flags, "-Wall", "-Wextra", "-Werror", "-c", "f.c", "-o", "f.o"], "gcc", tmp_path)
@@ -239,7 +260,7 @@ def test_c_compiles_cleanly_and_the_array_form_vectorises(tmp_path, name):
 
 
 def _module(tmp_path: Path, name: str, lang: str):
-    p = standin(name)[0].program
+    p = kernel(name)[0].program
     path = tmp_path / f"{lang}_{name}.py"
     path.write_text(export_source(p, target(name), lang, full_range=True, name="f"))
     spec = importlib.util.spec_from_file_location(path.stem, path)
