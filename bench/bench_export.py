@@ -23,8 +23,9 @@ wall clock, or with --clock cpu by the thread's CPU time (on a machine other wor
 the benchmark was off the core is left out); --runs N runs the program N times and reports each
 ratio as the median (range) over the runs.
 Kernels: by default the discovered exp2 / exp kernels kept in bench/kernels/ (one-member fronts
-of searches; see its README), the discovered log2 kernel on [sqrt(1/2), sqrt 2]
-(bench/kernels/log2-sqrt2-12ops) and, for log, a STAND-IN there (bench/kernels/log-standin-sqrt2):
+of searches; see its README), the discovered division-free log2 kernel on [sqrt(1/2),
+sqrt 2] (bench/kernels/log2-sqrt2-13ops; log2-sqrt2-12ops is an earlier find with a
+division) and, for log, a STAND-IN there (bench/kernels/log-standin-sqrt2):
 a hand-structured fma polynomial whose constants evo's fitter chose
 (bench/kernels/log-standin-sqrt2/fit_standins.py), NOT found by the search (log2-standin-sqrt2 is
 log2's); --log2 / --log take another kernel. --stand-in: evo.baselines minimax
@@ -56,7 +57,7 @@ FUNCS = {"exp2": "exp2f", "exp": "expf", "log2": "log2f", "log": "logf"}
 LOGS = ("log2", "log")
 ROOT = Path(__file__).resolve().parents[1]
 DISCOVERED = {"exp2": ROOT / "bench" / "kernels" / "exp2-sym-6ops", "exp": ROOT / "bench" / "kernels" / "exp-7ops",
-              "log2": ROOT / "bench" / "kernels" / "log2-sqrt2-12ops",
+              "log2": ROOT / "bench" / "kernels" / "log2-sqrt2-13ops",
               "log": ROOT / "bench" / "kernels" / "log-standin-sqrt2"}  # a stand-in: see the docstring
 SQRT2 = "0.7071068,1.4142136"  # the float32 values of [sqrt(1/2), sqrt 2]
 OPT = ["-O3", "-march=native"]

@@ -82,7 +82,10 @@ def test_library_errors_name_parameters_not_flags(tmp_path):
 
 
 def test_ctrl_c_stops_a_search_cleanly_and_the_run_resumes(tmp_path):
-    script = (f"import evo; r = evo.search('exp2', budget=None, max_evals=4000, workers=0, out={str(tmp_path)!r}, "
+    # Python's own Ctrl-C handler, as in a notebook (a test runner started in the background
+    # hands its children SIGINT ignored, and Python then installs none)
+    script = ("import signal; signal.signal(signal.SIGINT, signal.default_int_handler); import evo; "
+              f"r = evo.search('exp2', budget=None, max_evals=4000, workers=0, out={str(tmp_path)!r}, "
               "name='k', progress=False, verify_below=0, checkpoint_every=0.5); print(r.status)")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ck = tmp_path / "k" / "checkpoint.json"
