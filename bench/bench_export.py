@@ -2,7 +2,7 @@
 """Speed of exported full-range exp2f / expf / log2f / logf (array form) against the C libraries, side by side.
 
     .venv/bin/python bench/bench_export.py                # exp2f, expf: the discovered kernels in bench/kernels/
-    .venv/bin/python bench/bench_export.py --funcs all    # + log2f (discovered), logf (stand-in, see below)
+    .venv/bin/python bench/bench_export.py --funcs all    # + log2f, logf (discovered kernels too)
     .venv/bin/python bench/bench_export.py --funcs log2,log --verify --runs 5   # the log figures in the README
     .venv/bin/python bench/bench_export.py --verify       # + exhaustive 2^32 check of ours (minutes each)
     .venv/bin/python bench/bench_export.py --exp2 runs/NAME:ID --exp P.json   # other kernels
@@ -22,13 +22,13 @@ Each figure is the median over repeats of ns/element (one repeat: many calls, >=
 wall clock, or with --clock cpu by the thread's CPU time (on a machine other work loads, the time
 the benchmark was off the core is left out); --runs N runs the program N times and reports each
 ratio as the median (range) over the runs.
-Kernels: by default the discovered exp2 / exp kernels kept in bench/kernels/ (one-member fronts
-of searches; see its README), the discovered division-free log2 kernel on [sqrt(1/2),
-sqrt 2] (bench/kernels/log2-sqrt2-13ops; log2-sqrt2-12ops is an earlier find with a
-division) and, for log, a STAND-IN there (bench/kernels/log-standin-sqrt2):
-a hand-structured fma polynomial whose constants evo's fitter chose
-(bench/kernels/log-standin-sqrt2/fit_standins.py), NOT found by the search (log2-standin-sqrt2 is
-log2's); --log2 / --log take another kernel. --stand-in: evo.baselines minimax
+Kernels: by default the discovered kernels kept in bench/kernels/ (one-member fronts of
+searches; see its README): exp2-sym-6ops, exp-7ops, and on [sqrt(1/2), sqrt 2]
+log2-sqrt2-13ops (division-free; log2-sqrt2-12ops is an earlier find with a division) and
+log-sqrt2-12ops. --log2 / --log take another kernel, e.g. the STAND-INS
+bench/kernels/log2-standin-sqrt2 and log-standin-sqrt2: hand-structured fma polynomials whose
+constants evo's fitter chose (bench/kernels/log-standin-sqrt2/fit_standins.py), NOT found by
+the search. --stand-in: evo.baselines minimax
 polynomials for exp2 / exp, float32 coefficients, fma Horner: exp2 degree 6 on [-0.5, 0.5],
 exp degree 7 on [-ln2/2, ln2/2] (degree 6 reaches 1.06 ULP over all inputs); --degree-exp2 /
 --degree-exp change the degrees.
@@ -58,7 +58,7 @@ LOGS = ("log2", "log")
 ROOT = Path(__file__).resolve().parents[1]
 DISCOVERED = {"exp2": ROOT / "bench" / "kernels" / "exp2-sym-6ops", "exp": ROOT / "bench" / "kernels" / "exp-7ops",
               "log2": ROOT / "bench" / "kernels" / "log2-sqrt2-13ops",
-              "log": ROOT / "bench" / "kernels" / "log-standin-sqrt2"}  # a stand-in: see the docstring
+              "log": ROOT / "bench" / "kernels" / "log-sqrt2-12ops"}
 SQRT2 = "0.7071068,1.4142136"  # the float32 values of [sqrt(1/2), sqrt 2]
 OPT = ["-O3", "-march=native"]
 
@@ -282,7 +282,7 @@ def main() -> None:
     ap.add_argument("--log2-interval", metavar="A,B", default=SQRT2,
                     help=f"interval of a --log2 PROGRAM.json (default {SQRT2}: [sqrt(1/2), sqrt 2]; or 1,2)")
     ap.add_argument("--log", metavar="SOURCE", help="log kernel: PROGRAM.json or RUN_DIR[:ID] "
-                    f"(default: the stand-in {DISCOVERED['log'].relative_to(ROOT)})")
+                    f"(default: {DISCOVERED['log'].relative_to(ROOT)})")
     ap.add_argument("--log-interval", metavar="A,B", default=SQRT2,
                     help=f"interval of a --log PROGRAM.json (default {SQRT2}; or 0.5,1)")
     ap.add_argument("--stand-in", action="store_true",

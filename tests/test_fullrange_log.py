@@ -1,8 +1,8 @@
 """Full-range log2f / logf around a kernel on [sqrt(1/2), sqrt 2] (evo.fullrange, LOG_BUDGET).
 
-The kernels are those of bench/bench_export.py, kept in bench/kernels: for log2 the
-discovered 13-op kernel, for log a stand-in (a hand-structured polynomial whose constants
-evo's fitter chose; not discovered by the search; log2's stand-in is checked too). Checked here: which wrapper a
+The kernels are those of bench/bench_export.py, kept in bench/kernels: the discovered
+13-op log2 and 12-op log kernels; the stand-ins (hand-structured polynomials whose
+constants evo's fitter chose; not discovered by the search) are checked too. Checked here: which wrapper a
 kernel's interval selects; every special value, exactly; every input with k = -1, 0, 1
 (x in [sqrt(1/2)/2, 2 sqrt 2], where the reconstruction's roundings meet the kernel's error)
 and every subnormal, against the error budget and 1 ULP; the array form against the scalar
@@ -32,7 +32,7 @@ from evo.interp import evaluate
 from evo.ir import Program
 from evo.runs import load_front
 from evo.verify import exhaustive, verify_program
-from primitives.float32 import f32_range, to_ordinal
+from primitives.float32 import f32_range, from_ordinal, to_ordinal
 from targets import get_target
 from support import mp_round_f32, same_f32
 
@@ -43,7 +43,7 @@ F32_MAX = float(np.finfo(np.float32).max)
 
 
 # The kernels of the README's full-range figures (bench/bench_export.py's defaults).
-KERNELS = {"log2": "log2-sqrt2-13ops", "log": "log-standin-sqrt2"}
+KERNELS = {"log2": "log2-sqrt2-13ops", "log": "log-sqrt2-12ops"}
 
 
 def standin(name: str):
@@ -101,12 +101,13 @@ def test_standin_kernels_are_marked_and_under_one_ulp_on_every_input(name):
     assert f32_range(*SQRT2_INTERVAL) == (0x3F3504F4, 0x3FB504F3)
 
 
-def test_discovered_log2_kernel_is_verified_under_one_ulp():
-    """The search's own find: a verified front member, not marked a stand-in, < 1 ULP on
+@pytest.mark.parametrize("name", NAMES)
+def test_discovered_kernels_are_verified_under_one_ulp(name):
+    """The search's own finds: a verified front member, not marked a stand-in, < 1 ULP on
     every float32 of [sqrt(1/2), sqrt 2] (checked again here)."""
-    front = kernel("log2")
-    assert len(front) == 1 and front.target.full_range == "log2" and "stand_in" not in front.meta
-    assert front.meta["found_by"].startswith("evo search log2 --interval=0.7071068,1.4142136 ")
+    front = kernel(name)
+    assert len(front) == 1 and front.target.full_range == name and "stand_in" not in front.meta
+    assert front.meta["found_by"].startswith(f"evo search {name} --interval=0.7071068,1.4142136 ")
     m = front[0]
     assert m.error_on == "exhaustive" and m.exhaustive["inputs"] == 2 ** 23 and m.parent is not None
     r = verify_program(m.program, front.target)
@@ -300,6 +301,10 @@ def test_kernel_program_is_what_the_export_calls(built):
     """k = 0 (x in [sqrt(1/2), sqrt 2]): the exported function is the kernel itself."""
     for name in NAMES:
         fn, _, p, _ = built[name]
-        x = np.linspace(*SQRT2_INTERVAL, 50001).astype(np.float32)
+        # the float32 values of the interval (linspace's float64 ends round outside it: below
+        # 0x3F3504F4 the wrapper takes k = -1)
+        a, b = f32_range(*SQRT2_INTERVAL)
+        x = from_ordinal(np.linspace(a, b, 50001).round().astype(np.int64)).astype(np.float32)
+        assert x.min() == np.float32(0.70710683) and x.max() == np.float32(1.4142135)
         assert same_f32(fn(x), evaluate(p, x)).all()
         assert isinstance(p, Program)
