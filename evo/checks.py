@@ -25,7 +25,7 @@ class Check:
 
 
 class Checker(Protocol):
-    def busy(self) -> bool: ...
+    def busy(self) -> bool: ...              # a check was submitted and not yet taken by done()/wait()
     def submit(self, member_id: int, program: Program) -> None: ...
     def done(self) -> list[Check]: ...        # finished checks, without waiting
     def wait(self) -> list[Check]: ...        # wait for the check in flight, if any
@@ -52,7 +52,8 @@ class ThreadChecker:
         self.failed = 0   # checks that raised (e.g. a failed cross-check): the member stays unchecked
 
     def busy(self) -> bool:
-        return self._running is not None and not self._running.done()
+        # Until done() has taken it: a check that finished in between must not be replaced
+        return self._running is not None
 
     def submit(self, member_id: int, program: Program) -> None:
         assert not self.busy(), "one check at a time"

@@ -268,3 +268,31 @@ def test_version_mismatch_is_detected_at_start(cluster, monkeypatch):
     with pytest.raises(EvoError, match="runs evo " + re.escape(real["version"])) as e:
         RayEvaluator(spec_for(config), workers=1)
     assert "9.9.9" in str(e.value) and "\n" not in str(e.value) and time.monotonic() - t0 < 30
+
+
+# -- background checks: a finished check stays until it is taken ------------------------------------
+@pytest.mark.parametrize("kind", ["thread", "ray"])
+def test_checker_holds_a_finished_check_until_it_is_taken(cluster, kind):
+    """busy() stays true until done() has taken the check: a check that finished between the
+    loop's done() and its next submit() crashed `evo search exp2 --budget 3m` on Ray
+    ("one check at a time") and, in the thread checker, was silently replaced."""
+    from evo.checks import ThreadChecker
+    from evo.distributed import RayChecker
+    from evo.ir import CONST, X, Instr
+    from targets import get_target
+
+    target = get_target("exp2", (0.0, 2.0 ** -10))  # a small interval: the check takes milliseconds
+    checker = ThreadChecker(target) if kind == "thread" else RayChecker(target)
+    p = Program((Instr(X), Instr(CONST, value=1.0), Instr("add", (0, 1))), 2)
+    try:
+        assert not checker.busy()
+        checker.submit(7, p)
+        time.sleep(3)  # long enough for the check to finish
+        assert checker.busy()  # finished, not yet taken: no second submit
+        with pytest.raises(AssertionError, match="one check at a time"):
+            checker.submit(8, p)
+        got = checker.wait()
+        assert [c.member for c in got] == [7] and got[0].result["exhaustive"] is True
+        assert not checker.busy() and checker.done() == []
+    finally:
+        checker.close()
