@@ -105,12 +105,14 @@ class SearchState:
         return {"islands": [i.to_dict() for i in self.islands], "archive": [m.id for m in self.archive],
                 "members": [m.to_dict(unit) for m in self.members().values()], "stats": asdict(self.stats),
                 "next_id": self.next_id, "submitted": self.submitted, "last_migration": self.last_migration,
-                "checked": self.checked, "verified": [m.id for m in self.verified]}
+                "checked": self.checked}
 
     @staticmethod
     def from_dict(d: dict) -> "SearchState":
         members = {m.id: m for m in (Member.from_dict(r) for r in d["members"])}
+        # Every check is one `checked` entry and one `verified` member, so the members come
+        # back from the entries (checkpoints older than `verified` held only what a front kept)
+        verified = [members[e["id"]] for e in d["checked"] if e["id"] in members]
         return SearchState([Island.from_dict(i, members) for i in d["islands"]],
                            [members[i] for i in d["archive"]], Stats.from_dict(d["stats"]), int(d["next_id"]),
-                           int(d["submitted"]), int(d["last_migration"]), list(d["checked"]),
-                           [members[i] for i in d["verified"]])
+                           int(d["submitted"]), int(d["last_migration"]), list(d["checked"]), verified)

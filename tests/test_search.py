@@ -292,7 +292,8 @@ def test_a_checked_member_returns_to_the_front_when_what_pushed_it_out_is_checke
 
     checked, optimistic = member(1, 6, 0.8), member(2, 5, 0.7)
     checked.exhaustive = {"max_ulp": 0.95}
-    st = SearchState([Island()], archive=[checked], verified=[checked])
+    # as Search._checked records a check: an entry in `checked`, the member in `verified`
+    st = SearchState([Island()], archive=[checked], checked=[{"id": 1, "max_ulp": 0.95}], verified=[checked])
     st.archive = [optimistic]           # a sampled 0.7 at 5 ops dominates the verified 0.95 at 6
     st.refilter()
     assert st.archive == [optimistic]
@@ -301,3 +302,7 @@ def test_a_checked_member_returns_to_the_front_when_what_pushed_it_out_is_checke
     assert [m.id for m in st.archive] == [2, 1]
     again = SearchState.from_dict(st.to_dict("ulp"))
     assert [m.id for m in again.verified] == [1]
+    # a checkpoint written before `verified` existed (same format) restores them too
+    old = st.to_dict("ulp")
+    old.pop("verified", None)
+    assert [m.id for m in SearchState.from_dict(old).verified] == [1]
