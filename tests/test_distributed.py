@@ -75,8 +75,10 @@ def test_embedded_ray_search_with_two_workers(tmp_path, evo_cmd):
     run = tmp_path / "a"
     members = json.loads((run / "front.json").read_text())["members"]
     assert members and [m["cost"] for m in members] == sorted(m["cost"] for m in members)
-    pts = [(m["train_max"], m["cost"]) for m in members]
+    # the front is over each member's best known error (train, or validation where larger)
+    pts = [(m["error"], m["cost"]) for m in members]
     assert all(isinstance(e, float) and e >= 0 for e, _ in pts)
+    assert all(m["error"] == max(m["train"]["max_ulp"], m["validation"]["max_ulp"]) for m in members)
     assert not any(dominates(p, q) for p in pts for q in pts), "the front holds a dominated member"
     assert min(e for e, _ in pts) < 1e6  # it did improve on f(x) = x (8.4e6 ULP)
     ev = evals_of(run)
