@@ -60,6 +60,7 @@ class Search:
         self.strategy = STRATEGIES[config.algorithm](config)
         weights = dict(MutationConfig.weights) | dict(config.mutation_weights)
         self.mutation = MutationConfig(ops=config.ops, max_ops=config.max_ops, shift=_shift(self.scorer),
+                                       interval=tuple(self.target.interval),
                                        weights=tuple(weights.items()), **(REALS_MUTATION if config.reals else {}))
         self.training = TrainingSet(self.scorer, config.train_capacity)
         self.probe = np.linspace(*self.target.interval, 13).astype(self.scorer.np_dtype)

@@ -5,9 +5,13 @@ from f(x) = x on a laptop budget, growth must come sooner, so insertion is
 weighted up (see `MutationConfig.weights`), plus constant moves, and structural
 moves that classical kernels are made of: a change of variable (x -> x - c, with c
 a zero of the target, or x -> x*x: even forms), a factor (y -> u*y: odd forms,
-(x - 1) * q for logs), Horner steps in the program's own variable, and grafts of a
-subgraph of another front member (crossover). Each mutation returns a new program
-(or None if it does not apply); `mutate` retries until the function really changes.
+(x - 1) * q for logs), Horner steps in the program's own variable, grafts of a
+subgraph of another front member (crossover), and a rewrite of the whole program in
+the forms libm kernels take (a chain of fmas P(u), or v * P(u) with the leading term
+rounded once) matched to the program's own function: products and quotients, the
+forms a search from f(x) = x grows first, seldom mutate into those chains, which
+cost for cost round least. Each mutation returns a new program (or None if it does
+not apply); `mutate` retries until the function really changes.
 
 To add a mutation: a function (program, config, rng, donors) -> program | None,
 one row in MUTATIONS and a weight in MutationConfig.weights.
@@ -32,7 +36,8 @@ class MutationConfig:
     ops: tuple[str, ...] = ("add", "sub", "mul", "div", "fma", "neg")
     weights: tuple[tuple[str, float], ...] = (
         ("insert", 2.0), ("remove", 1.0), ("rewire", 2.0), ("rename", 2.0),
-        ("perturb", 1.0), ("redraw", 0.2), ("substitute", 0.1), ("factor", 0.1), ("graft", 0.2))
+        ("perturb", 1.0), ("redraw", 0.2), ("substitute", 0.1), ("factor", 0.1), ("graft", 0.2),
+        ("horner", 0.3))
     max_ops: int = 24          # cap on x-dependent ops
     max_tries: int = 50
     # fma does the work of two ops with one rounding: offer it more often.
@@ -40,6 +45,7 @@ class MutationConfig:
     horner_step: float = 0.3   # share of fma insertions made as v -> fma(v, u, c), u = x or a variable
     shift: float = 0.0         # c of the change of variable x -> x - c (a zero of the target, else mid-interval)
     square: float = 0.0        # share of insertions made as v -> v*v (reals mode: squaring chains)
+    interval: tuple[float, float] = (0.0, 1.0)   # the target's: where `horner` matches a program
 
     def pick_op(self, rng: Rng, exclude: str = "") -> str:
         names = [o for o in self.ops if o != exclude] or list(self.ops)
@@ -267,6 +273,55 @@ def graft(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] =
     return _splice(p, j, new, rewrite, lambda o: slot if o == j + len(new) else o)
 
 
+def horner(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
+    """The program rewritten in a form libm kernels take, with as many ops or one fewer:
+    P(u) = fma(..fma(a_d, u, a_d-1).., u, a_0), or v * P(u) split as fma(v, a_0, (v*u) * Q(u)),
+    in u = x, x - c or x*x (v = x or x - c): the leading term rounded once, as in log and odd
+    kernels. The a_k are a least-squares match of the program's own function on the interval
+    (fitting then polishes them). A lineage of products or quotients rarely mutates into
+    these chains, which cost for cost round least."""
+    if "fma" not in cfg.ops or not _live_ops(p):
+        return None
+    kinds = ["x"] + (["shift"] if cfg.shift != 0 and "sub" in cfg.ops else []) + (["square"] if "mul" in cfg.ops else [])
+    kind = kinds[int(rng.integers(len(kinds)))]
+    factored = "mul" in cfg.ops and rng.random() < 0.5
+    degree = len(_live_ops(p)) - int(rng.integers(0, 2)) - (kind != "x") - 2 * factored
+    if degree < 1:
+        return None
+    lo, hi = cfg.interval
+    nodes = 4 * degree + 4
+    x = (lo + hi) / 2 + (hi - lo) / 2 * np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
+    u = {"x": x, "shift": x - cfg.shift, "square": x * x}[kind]
+    v = x - cfg.shift if kind == "shift" else x
+    with np.errstate(all="ignore"):
+        y = evaluate(p, x, np.float64)
+        basis = np.vander(u, degree + 1, increasing=True) * (v[:, None] if factored else 1.0)
+        scale = np.linalg.norm(basis, axis=0)
+        if not (np.all(np.isfinite(y)) and np.all(scale > 0)):
+            return None
+        a = np.linalg.lstsq(basis / scale, y, rcond=None)[0] / scale
+    if not np.all(np.abs(a) <= np.finfo(np.float32).max):
+        return None
+    instrs = [Instr(X)]
+
+    def emit(op: str, *args: int, value: float | None = None) -> int:
+        instrs.append(Instr(op, args, value))
+        return len(instrs) - 1
+
+    if kind == "shift":
+        var = emit("sub", 0, emit(CONST, value=float(cfg.shift)))
+    else:
+        var = emit("mul", 0, 0) if kind == "square" else 0
+    acc = emit(CONST, value=float(np.float32(a[degree])))
+    for k in range(degree - 1, int(factored) - 1, -1):
+        acc = emit("fma", acc, var, emit(CONST, value=float(np.float32(a[k]))))
+    if factored:
+        vs = var if kind == "shift" else 0
+        rest = emit("mul", emit("mul", vs, var), acc)
+        acc = emit("fma", vs, emit(CONST, value=float(np.float32(a[0]))), rest)
+    return Program(tuple(instrs), acc)
+
+
 def _reaching(p: Program, k: int) -> list[bool]:
     """Slots slot k depends on (k included)."""
     need = [False] * len(p.instrs)
@@ -281,7 +336,7 @@ def _reaching(p: Program, k: int) -> list[bool]:
 # (program, config, rng, donors) -> a new program, or None where the move does not apply
 MUTATIONS: dict[str, Callable[[Program, MutationConfig, Rng, Sequence[Program]], Program | None]] = {
     "insert": insert, "remove": remove, "rewire": rewire, "rename": rename, "perturb": perturb, "redraw": redraw,
-    "substitute": substitute, "factor": factor, "graft": graft,
+    "substitute": substitute, "factor": factor, "graft": graft, "horner": horner,
 }
 
 PROBE = np.linspace(0.0, 1.0, 13).astype(np.float32)

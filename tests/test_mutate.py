@@ -100,3 +100,43 @@ def test_perturb_never_produces_a_non_finite_constant():
     for _ in range(200):
         child = MUTATIONS["perturb"](p, MutationConfig(), rng)
         assert child is None or np.all(np.isfinite(child.constants))
+
+
+def test_horner_rewrites_a_product_as_a_chain_of_fmas_of_the_same_function():
+    from evo.interp import evaluate
+    from evo.ir import CONST, X, Instr
+
+    # (1 + 0.5x) * (1 + 0.7x + 0.3x^2): 4 ops, a cubic
+    p = Program((Instr(X), Instr(CONST, (), 0.5), Instr(CONST, (), 1.0), Instr("fma", (0, 1, 2)),
+                 Instr(CONST, (), 0.3), Instr(CONST, (), 0.7), Instr("fma", (0, 4, 5)), Instr("fma", (0, 6, 2)),
+                 Instr("mul", (3, 7))), 8)
+    rng = np.random.default_rng(0)
+    cfg = MutationConfig(interval=(-0.5, 0.5), shift=0.25)
+    x = np.linspace(-0.5, 0.5, 33)
+    forms = {}
+    for _ in range(60):
+        q = MUTATIONS["horner"](p, cfg, rng)
+        if q is not None:
+            assert q.n_ops <= p.n_ops
+            forms[tuple(ins.op for ins in q.instrs if ins.op not in ("x", "const"))] = q
+    # in x and in x - shift, degree 3: the cubic itself (constants rounded to float32)
+    for ops in [("fma",) * 3, ("sub",) + ("fma",) * 3]:
+        assert np.max(np.abs(evaluate(forms[ops], x, np.float64) - evaluate(p, x, np.float64))) < 1e-6
+
+
+def test_horner_gives_odd_functions_the_split_odd_form():
+    from evo.interp import evaluate
+    from evo.ir import render
+
+    p = horner([0.0, 1.0, 0.0, 0.2, 0.0, 0.05], use_fma=True)   # x + 0.2x^3 + 0.05x^5, 5 fmas
+    rng = np.random.default_rng(0)
+    x = np.linspace(0.0, 1.0, 33)
+    found = []
+    for _ in range(100):
+        q = MUTATIONS["horner"](p, MutationConfig(interval=(0.0, 1.0), shift=0.5), rng)
+        if q is not None and render(q).startswith("t1 = x * x;"):
+            found.append(q)
+    # x * (a0 + u*(a1 + a2*u)), u = x*x, as fma(x, a0, (x*u) * fma(a2, u, a1)): 5 ops, exact
+    split = [q for q in found if render(q).startswith("t1 = x * x; fma(x, 1, ((x * t1) * fma(")]
+    assert split and max(np.max(np.abs(evaluate(q, x, np.float64) - evaluate(p, x, np.float64)))
+                         for q in split) < 1e-6
