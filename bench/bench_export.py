@@ -25,7 +25,8 @@ ratio as the median (range) over the runs.
 Kernels: by default the discovered kernels kept in bench/kernels/ (one-member fronts of
 searches; see its README): exp2-sym-6ops, exp-7ops, and on [sqrt(1/2), sqrt 2]
 log2-sqrt2-13ops (division-free; log2-sqrt2-12ops is an earlier find with a division) and
-log-sqrt2-12ops (log-sqrt2-14ops, division-free, is a later find not yet measured here). --log2 / --log take another kernel, e.g. the STAND-INS
+log-sqrt2-12ops (log-sqrt2-14ops, division-free, is a later find not yet measured here).
+--log2 / --log take another kernel, e.g. the STAND-INS
 bench/kernels/log2-standin-sqrt2 and log-standin-sqrt2: hand-structured fma polynomials whose
 constants evo's fitter chose (bench/kernels/log-standin-sqrt2/fit_standins.py), NOT found by
 the search. --stand-in: evo.baselines minimax

@@ -70,7 +70,7 @@ import numpy as np
 from targets import Target, cache_dir
 
 from .errors import EvoError, ProgramError
-from .ir import CONST, X, Instr, Program
+from .ir import CONST, Builder, Program
 from .scoring import ErrorStats, Scorer
 
 KINDS: tuple[str, ...] = ("taylor", "minimax", "pade", "rational")
@@ -525,32 +525,18 @@ def build_program(ap: Approximation, form: str) -> Program:
     """`ap` with float32 coefficients as a Horner ("horner") or fma Horner ("fma") Program."""
     if form not in FORMS:
         raise EvoError(f"unknown form {form!r} (known: {', '.join(FORMS)})")
-    instrs: list[Instr] = [Instr(X)]
-
-    def emit(op: str, *args: int, value: float | None = None) -> int:
-        instrs.append(Instr(op, tuple(args), value))
-        return len(instrs) - 1
-
-    t = 0 if ap.center == 0 else emit("sub", 0, emit(CONST, value=ap.center))
+    b = Builder()
+    t = 0 if ap.center == 0 else b.emit("sub", 0, b.emit(CONST, value=ap.center))
 
     def horner(coeffs: Sequence[Any]) -> int:
-        cs = [round_f32(v) for v in coeffs]
-        top = max((k for k, v in enumerate(cs) if v != 0), default=0)
-        acc = emit(CONST, value=cs[top])
-        for c in reversed(cs[:top]):
-            if c == 0:   # a zero coefficient (kept zero of f, erf's even terms): just the mul
-                acc = emit("mul", acc, t)
-            elif form == "fma":
-                acc = emit("fma", acc, t, emit(CONST, value=c))
-            else:
-                acc = emit("add", emit("mul", acc, t), emit(CONST, value=c))
-        return acc
+        # a zero coefficient (kept zero of f, erf's even terms) costs just the mul
+        return b.horner([round_f32(v) for v in coeffs], t, fma=form == "fma")
 
     out = horner(ap.num)
     if any(round_f32(v) != 0 for v in ap.den[1:]):   # den == 1 (erf's Padé [1/1]): no div
-        out = emit("div", out, horner(ap.den))
+        out = b.emit("div", out, horner(ap.den))
     try:
-        return Program(tuple(instrs), out)
+        return b.program(out)
     except ProgramError as e:  # a coefficient beyond float32 range
         raise BaselineError(f"cannot build the program: {e}") from None
 
@@ -717,11 +703,8 @@ def reals_program(num: Sequence[Any], den: Sequence[Any] = (1,)) -> Program:
     if len(den) > 1:
         lead = den[-1]
         num, den = [v / lead for v in num], [v / lead for v in den]
-    instrs: list[Instr] = [Instr(X)]
-
-    def emit(op: str, *args: int, value: float | None = None) -> int:
-        instrs.append(Instr(op, tuple(args), value))
-        return len(instrs) - 1
+    b = Builder()
+    emit = b.emit
 
     def horner(cs: list[Any], monic: bool) -> int:
         cs = [float(v) for v in cs]
@@ -743,7 +726,7 @@ def reals_program(num: Sequence[Any], den: Sequence[Any] = (1,)) -> Program:
     out = horner(num, False)
     if len(den) > 1:
         out = emit("div", out, horner(den, True))
-    return Program(tuple(instrs), out)
+    return b.program(out)
 
 
 def _chebyfit(f: Callable[[Any], Any], lo: float, hi: float, n: int) -> list[Any]:

@@ -11,7 +11,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -87,6 +87,35 @@ class Program:
 
     def __str__(self) -> str:
         return render(self)
+
+
+class Builder:
+    """A program written forward: slot 0 is x, each `emit` appends one instruction and
+    returns its slot (baselines and structural mutations build programs this way)."""
+
+    def __init__(self) -> None:
+        self.instrs: list[Instr] = [Instr(X)]
+
+    def emit(self, op: str, *args: int, value: float | None = None) -> int:
+        self.instrs.append(Instr(op, tuple(args), value))
+        return len(self.instrs) - 1
+
+    def horner(self, coeffs: Sequence[float], var: int, fma: bool = True) -> int:
+        """sum c_k var^k (coefficients lowest first, already the values wanted) by Horner:
+        fma(acc, var, c) each step, or acc*var + c; a zero coefficient costs only the mul."""
+        top = max((k for k, v in enumerate(coeffs) if v != 0), default=0)
+        acc = self.emit(CONST, value=coeffs[top])
+        for c in reversed(coeffs[:top]):
+            if c == 0:
+                acc = self.emit("mul", acc, var)
+            elif fma:
+                acc = self.emit("fma", acc, var, self.emit(CONST, value=c))
+            else:
+                acc = self.emit("add", self.emit("mul", acc, var), self.emit(CONST, value=c))
+        return acc
+
+    def program(self, output: int) -> Program:
+        return Program(tuple(self.instrs), output)
 
 
 # -- validation ----------------------------------------------------------------

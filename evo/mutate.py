@@ -26,7 +26,7 @@ import numpy as np
 from primitives import OPS
 
 from .interp import evaluate
-from .ir import CONST, X, Instr, Program, reachable, simplify
+from .ir import CONST, X, Builder, Instr, Program, reachable, simplify
 
 Rng = np.random.Generator
 
@@ -280,12 +280,13 @@ def horner(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] 
     kernels. The a_k are a least-squares match of the program's own function on the interval
     (fitting then polishes them). A lineage of products or quotients rarely mutates into
     these chains, which cost for cost round least."""
-    if "fma" not in cfg.ops or not _live_ops(p):
+    ops = len(_live_ops(p))
+    if "fma" not in cfg.ops or not ops:
         return None
     kinds = ["x"] + (["shift"] if cfg.shift != 0 and "sub" in cfg.ops else []) + (["square"] if "mul" in cfg.ops else [])
     kind = kinds[int(rng.integers(len(kinds)))]
     factored = "mul" in cfg.ops and rng.random() < 0.5
-    degree = len(_live_ops(p)) - int(rng.integers(0, 2)) - (kind != "x") - 2 * factored
+    degree = ops - int(rng.integers(0, 2)) - (kind != "x") - 2 * factored
     if degree < 1:
         return None
     lo, hi = cfg.interval
@@ -302,24 +303,18 @@ def horner(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] 
         a = np.linalg.lstsq(basis / scale, y, rcond=None)[0] / scale
     if not np.all(np.abs(a) <= np.finfo(np.float32).max):
         return None
-    instrs = [Instr(X)]
-
-    def emit(op: str, *args: int, value: float | None = None) -> int:
-        instrs.append(Instr(op, args, value))
-        return len(instrs) - 1
-
+    a = [float(c) for c in a.astype(np.float32)]
+    b = Builder()
     if kind == "shift":
-        var = emit("sub", 0, emit(CONST, value=float(cfg.shift)))
+        var = b.emit("sub", 0, b.emit(CONST, value=float(cfg.shift)))
     else:
-        var = emit("mul", 0, 0) if kind == "square" else 0
-    acc = emit(CONST, value=float(np.float32(a[degree])))
-    for k in range(degree - 1, int(factored) - 1, -1):
-        acc = emit("fma", acc, var, emit(CONST, value=float(np.float32(a[k]))))
-    if factored:
-        vs = var if kind == "shift" else 0
-        rest = emit("mul", emit("mul", vs, var), acc)
-        acc = emit("fma", vs, emit(CONST, value=float(np.float32(a[0]))), rest)
-    return Program(tuple(instrs), acc)
+        var = b.emit("mul", 0, 0) if kind == "square" else 0
+    if not factored:
+        return b.program(b.horner(a, var))
+    vs = var if kind == "shift" else 0
+    q = b.horner(a[1:], var)
+    rest = b.emit("mul", b.emit("mul", vs, var), q)
+    return b.program(b.emit("fma", vs, b.emit(CONST, value=a[0]), rest))
 
 
 def _reaching(p: Program, k: int) -> list[bool]:
