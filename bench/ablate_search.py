@@ -60,7 +60,8 @@ def main() -> None:
     ap.add_argument("--ops", type=int, default=6)
     ap.add_argument("--goal", type=float, default=1.0)
     ap.add_argument("--variant", action="append", default=[],
-                    help="default, or KEY=JSON[;KEY=JSON] SearchConfig settings, e.g. islands=1")
+                    help="default, or KEY=JSON[;KEY=JSON] SearchConfig settings, e.g. islands=1 or "
+                         "'fit={\"round_below\": 0}'")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     interval = parse_interval(a.interval) if a.interval else None
@@ -72,8 +73,8 @@ def main() -> None:
         settings = parse_variant(variant)
         per_seed = []
         for seed in seeds:
-            cfg = SearchConfig(target=a.target, interval=interval, max_evals=a.evals, seed=seed, verify_below=0,
-                               **settings)
+            cfg = SearchConfig.from_dict(dict(target=a.target, interval=interval, max_evals=a.evals, seed=seed,
+                                              verify_below=0, **settings))
             s = Search(cfg, LocalEvaluator(spec_for(cfg)))
             t0 = time.monotonic()
             s.run()

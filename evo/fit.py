@@ -6,8 +6,12 @@ Three stages, each cheap enough to run on every structurally new child:
    through the op table's `partials`).
 2. Minimax refinement by Lawson's iteratively reweighted least squares
    (Gauss-Newton steps whose point weights grow where the error is largest).
-3. Polish on the float32 lattice: round the constants, then step each a few
-   float32 ULPs at a time and keep what lowers the true float32 max error.
+3. Rounding to float32, two ways, keeping the better: all at once, or one
+   constant at a time (the one whose rounding moves the output most), re-fitting the
+   free ones after each so they absorb its rounding error (as fpminimax does; it
+   matters where a large coefficient's half-ULP is worth a fraction of the output's).
+4. Polish on the float32 lattice: step each constant a few float32 ULPs at a time
+   and keep what lowers the true float32 max error.
 
 Reals mode (dtype float64, evo.reals) has no lattice: `fit_reals` runs stages 1-2
 in float64 from a few starts (the inherited constants, log-scale draws, and for a
@@ -38,6 +42,7 @@ class FitConfig:
     polish_points: int = 160     # candidates are screened on the points of largest error...
     polish_confirm: int = 3      # ...and the best few confirmed on all points
     polish_below: float = 64.0   # polish only candidates already within this max error
+    round_below: float = 8.0     # round one constant at a time only for candidates within this
     # Reals mode (float64 programs judged as real functions, evo.reals):
     reals_restarts: int = 1      # extra fits from constants drawn on a log scale
     slp_iters: int = 6           # sequential-LP minimax steps on the error's peaks...
@@ -90,8 +95,11 @@ def forward(p: Program, x: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.nd
     return y, jac
 
 
-def _weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.ndarray):
+def _weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.ndarray,
+              free: np.ndarray | None = None):
     y, jac = forward(p, x, c)
+    if free is not None:
+        jac = jac * free[:, None]     # held constants get no step
     return (y - v) * w, jac * w
 
 
@@ -118,10 +126,12 @@ def _max_abs(r: np.ndarray) -> float:
     return m if np.isfinite(m) else np.inf
 
 
-def fit_float64(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: FitConfig) -> np.ndarray:
-    """Stages 1-2: constants minimising the weighted max error in float64."""
+def fit_float64(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: FitConfig,
+                free: np.ndarray | None = None) -> np.ndarray:
+    """Stages 1-2: constants minimising the weighted max error in float64 (only the
+    `free` ones, a 0/1 mask, when given; the others keep their values)."""
     c = p.constants.copy()
-    r, jac = _weighted(p, x, v, w, c)
+    r, jac = _weighted(p, x, v, w, c, free)
     if not np.all(np.isfinite(r)) or not np.all(np.isfinite(jac)):
         return c
     # 1. Levenberg-Marquardt on the sum of squares.
@@ -129,7 +139,7 @@ def fit_float64(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: Fi
     for _ in range(cfg.lm_iters):
         d = _step(r, jac, lam)
         c_new = c + d
-        r_new, jac_new = _weighted(p, x, v, w, c_new)
+        r_new, jac_new = _weighted(p, x, v, w, c_new, free)
         cost_new = float(r_new @ r_new) if np.all(np.isfinite(r_new)) else np.inf
         if cost_new < cost:
             done = cost - cost_new < 1e-7 * cost
@@ -146,7 +156,7 @@ def fit_float64(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: Fi
     stale = 0
     for _ in range(cfg.minimax_iters):
         c_new = c + _step(r, jac, 1e-9, u)
-        r_new, jac_new = _weighted(p, x, v, w, c_new)
+        r_new, jac_new = _weighted(p, x, v, w, c_new, free)
         m = _max_abs(r_new)
         if not np.isfinite(m):
             break
@@ -165,6 +175,23 @@ def fit_float64(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: Fi
             break
         u /= total
     return best_c
+
+
+def round_in_turn(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: FitConfig) -> np.ndarray:
+    """Stage 3, one at a time: round to float32 the free constant whose half-ULP moves
+    the weighted output most, re-fit the others around it, until all are rounded."""
+    c = p.constants.astype(np.float64)
+    free = np.ones(c.size)
+    while free.any():
+        _, jac = _weighted(p, x, v, w, c)
+        with np.errstate(all="ignore"):
+            half_ulp = np.spacing(np.abs(c).astype(np.float32)).astype(np.float64) / 2
+            damage = np.where(free > 0, np.nan_to_num(np.abs(jac).max(axis=1) * half_ulp, nan=np.inf), -1.0)
+        k = int(np.argmax(damage))
+        c[k], free[k] = np.float32(c[k]), 0.0
+        if free.any():
+            c = fit_float64(p.with_constants(c), x, v, w, cfg, free)
+    return c.astype(np.float32)
 
 
 def polish_float32(c32: np.ndarray, err: np.ndarray, errors_at, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -217,11 +244,20 @@ def fit_errors(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, weight
     # The float64 stages see every few points (with both ends): cheaper, and the
     # float32 polish below judges on all of them.
     sub = np.unique(np.r_[everything[:: cfg.float64_stride], x.size - 1])
+    x64, v64, w64 = x[sub].astype(np.float64), (hi + lo)[sub], weights[sub]
     with np.errstate(over="ignore"):
-        c = fit_float64(p, x[sub].astype(np.float64), (hi + lo)[sub], weights[sub], cfg).astype(dtype)
+        c64 = fit_float64(p, x64, v64, w64, cfg)
+        c = c64.astype(dtype)
     if not np.all(np.isfinite(c)):
         c = p.constants.astype(dtype)
     err = errors_at(c[None, :], everything)[0]
+    if dtype == np.float32 and c.size > 1 and err.max() < cfg.round_below:
+        with np.errstate(over="ignore"):
+            c_turn = round_in_turn(p.with_constants(c64), x64, v64, w64, cfg)
+        if np.all(np.isfinite(c_turn)):
+            err_turn = errors_at(c_turn[None, :], everything)[0]
+            if err_turn.max() < err.max():
+                c, err = c_turn, err_turn
     if dtype == np.float32 and err.max() < cfg.polish_below:
         c, err = polish_float32(c, err, errors_at, cfg)
     return p.with_constants(c.astype(np.float64)), err

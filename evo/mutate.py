@@ -275,18 +275,19 @@ def graft(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] =
 
 def horner(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
     """The program rewritten in a form libm kernels take, with as many ops or one fewer:
-    P(u) = fma(..fma(a_d, u, a_d-1).., u, a_0), or v * P(u) split as fma(v, a_0, (v*u) * Q(u)),
-    in u = x, x - c or x*x (v = x or x - c): the leading term rounded once, as in log and odd
-    kernels. The a_k are a least-squares match of the program's own function on the interval
-    (fitting then polishes them). A lineage of products or quotients rarely mutates into
-    these chains, which cost for cost round least."""
+    P(u) = fma(..fma(a_d, u, a_d-1).., u, a_0); v * P(u) split as fma(v, a_0, (v*u) * Q(u));
+    or v + v * P(u) = fma(v, P(u), v); in u = x, x - c or x*x (v = x or x - c). The last two
+    round the leading term once, as log and odd kernels (erf) do; in the last it is exact,
+    so only the small v * P(u) carries error. The a_k are a least-squares match of the
+    program's own function on the interval (fitting then polishes them). A lineage of
+    products or quotients rarely mutates into these chains, which cost for cost round least."""
     ops = len(_live_ops(p))
     if "fma" not in cfg.ops or not ops:
         return None
     kinds = ["x"] + (["shift"] if cfg.shift != 0 and "sub" in cfg.ops else []) + (["square"] if "mul" in cfg.ops else [])
     kind = kinds[int(rng.integers(len(kinds)))]
-    factored = "mul" in cfg.ops and rng.random() < 0.5
-    degree = ops - int(rng.integers(0, 2)) - (kind != "x") - 2 * factored
+    form = str(rng.choice(["plain", "factored", "unit"] if "mul" in cfg.ops else ["plain", "unit"]))
+    degree = ops - int(rng.integers(0, 2)) - (kind != "x") - {"plain": 0, "factored": 2, "unit": 1}[form]
     if degree < 1:
         return None
     lo, hi = cfg.interval
@@ -295,8 +296,8 @@ def horner(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] 
     u = {"x": x, "shift": x - cfg.shift, "square": x * x}[kind]
     v = x - cfg.shift if kind == "shift" else x
     with np.errstate(all="ignore"):
-        y = evaluate(p, x, np.float64)
-        basis = np.vander(u, degree + 1, increasing=True) * (v[:, None] if factored else 1.0)
+        y = evaluate(p, x, np.float64) - (v if form == "unit" else 0.0)
+        basis = np.vander(u, degree + 1, increasing=True) * (1.0 if form == "plain" else v[:, None])
         scale = np.linalg.norm(basis, axis=0)
         if not (np.all(np.isfinite(y)) and np.all(scale > 0)):
             return None
@@ -309,9 +310,11 @@ def horner(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] 
         var = b.emit("sub", 0, b.emit(CONST, value=float(cfg.shift)))
     else:
         var = b.emit("mul", 0, 0) if kind == "square" else 0
-    if not factored:
+    if form == "plain":
         return b.program(b.horner(a, var))
     vs = var if kind == "shift" else 0
+    if form == "unit":
+        return b.program(b.emit("fma", vs, b.horner(a, var), vs))
     q = b.horner(a[1:], var)
     rest = b.emit("mul", b.emit("mul", vs, var), q)
     return b.program(b.emit("fma", vs, b.emit(CONST, value=a[0]), rest))

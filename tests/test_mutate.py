@@ -103,8 +103,10 @@ def test_perturb_never_produces_a_non_finite_constant():
 
 
 def test_horner_rewrites_a_product_as_a_chain_of_fmas_of_the_same_function():
+    import re
+
     from evo.interp import evaluate
-    from evo.ir import CONST, X, Instr
+    from evo.ir import CONST, X, Instr, render
 
     # (1 + 0.5x) * (1 + 0.7x + 0.3x^2): 4 ops, a cubic
     p = Program((Instr(X), Instr(CONST, (), 0.5), Instr(CONST, (), 1.0), Instr("fma", (0, 1, 2)),
@@ -114,14 +116,14 @@ def test_horner_rewrites_a_product_as_a_chain_of_fmas_of_the_same_function():
     cfg = MutationConfig(interval=(-0.5, 0.5), shift=0.25)
     x = np.linspace(-0.5, 0.5, 33)
     forms = {}
-    for _ in range(60):
+    for _ in range(100):
         q = MUTATIONS["horner"](p, cfg, rng)
         if q is not None:
             assert q.n_ops <= p.n_ops
-            forms[tuple(ins.op for ins in q.instrs if ins.op not in ("x", "const"))] = q
+            forms[re.sub(r"-?[0-9][0-9.e-]*", "c", render(q))] = q
     # in x and in x - shift, degree 3: the cubic itself (constants rounded to float32)
-    for ops in [("fma",) * 3, ("sub",) + ("fma",) * 3]:
-        assert np.max(np.abs(evaluate(forms[ops], x, np.float64) - evaluate(p, x, np.float64))) < 1e-6
+    for shape in ["fma(fma(fma(c, x, c), x, c), x, c)", "tc = x - c; fma(fma(fma(c, tc, c), tc, c), tc, c)"]:
+        assert np.max(np.abs(evaluate(forms[shape], x, np.float64) - evaluate(p, x, np.float64))) < 1e-6
 
 
 def test_horner_gives_odd_functions_the_split_odd_form():
@@ -140,3 +142,20 @@ def test_horner_gives_odd_functions_the_split_odd_form():
     split = [q for q in found if render(q).startswith("t1 = x * x; fma(x, 1, ((x * t1) * fma(")]
     assert split and max(np.max(np.abs(evaluate(q, x, np.float64) - evaluate(p, x, np.float64)))
                          for q in split) < 1e-6
+
+
+def test_horner_gives_the_exact_leading_term_form_v_plus_v_times_p():
+    from evo.interp import evaluate
+    from evo.ir import render
+
+    p = horner([0.0, 1.0, 0.0, 0.2, 0.0, 0.05], use_fma=True)   # x + 0.2x^3 + 0.05x^5, 5 fmas
+    rng = np.random.default_rng(0)
+    x = np.linspace(0.0, 1.0, 33)
+    unit = []
+    for _ in range(100):
+        q = MUTATIONS["horner"](p, MutationConfig(interval=(0.0, 1.0)), rng)
+        if q is not None and render(q).startswith("t1 = x * x; fma(x, fma(") and render(q).endswith(", x)"):
+            unit.append(q)
+    # x + x * (0.2u + 0.05u^2), u = x*x, as fma(x, fma(fma(0.05, u, 0.2), u, 0), x): exact
+    assert unit and max(np.max(np.abs(evaluate(q, x, np.float64) - evaluate(p, x, np.float64)))
+                        for q in unit) < 1e-6
