@@ -24,8 +24,9 @@ the benchmark was off the core is left out); --runs N runs the program N times a
 ratio as the median (range) over the runs.
 Kernels: by default the discovered kernels kept in bench/kernels/ (one-member fronts of
 searches; see its README): exp2-sym-6ops, exp-7ops, and on [sqrt(1/2), sqrt 2]
-log2-sqrt2-13ops (division-free; log2-sqrt2-12ops is an earlier find with a division) and
-log-sqrt2-12ops (log-sqrt2-14ops, division-free, is a later find not yet measured here).
+log2-sqrt2-11ops-fma and log-sqrt2-12ops-fma (division-free; the fastest log2f and logf
+measured here, with log2-sqrt2-9ops, which has a division). Other finds kept for comparison:
+log2-sqrt2-9ops, -12ops, -12ops-fma, -13ops; log-sqrt2-9ops, -10ops, -12ops, -14ops.
 --log2 / --log take another kernel, e.g. the STAND-INS
 bench/kernels/log2-standin-sqrt2 and log-standin-sqrt2: hand-structured fma polynomials whose
 constants evo's fitter chose (bench/kernels/log-standin-sqrt2/fit_standins.py), NOT found by
@@ -58,8 +59,8 @@ FUNCS = {"exp2": "exp2f", "exp": "expf", "log2": "log2f", "log": "logf"}
 LOGS = ("log2", "log")
 ROOT = Path(__file__).resolve().parents[1]
 DISCOVERED = {"exp2": ROOT / "bench" / "kernels" / "exp2-sym-6ops", "exp": ROOT / "bench" / "kernels" / "exp-7ops",
-              "log2": ROOT / "bench" / "kernels" / "log2-sqrt2-13ops",
-              "log": ROOT / "bench" / "kernels" / "log-sqrt2-12ops"}
+              "log2": ROOT / "bench" / "kernels" / "log2-sqrt2-11ops-fma",
+              "log": ROOT / "bench" / "kernels" / "log-sqrt2-12ops-fma"}
 SQRT2 = "0.7071068,1.4142136"  # the float32 values of [sqrt(1/2), sqrt 2]
 OPT = ["-O3", "-march=native"]
 

@@ -1,6 +1,6 @@
 """Constant fitting: where accuracy comes from.
 
-Three stages, each cheap enough to run on every structurally new child:
+Four stages, each cheap enough to run on every structurally new child:
 1. Levenberg-Marquardt on the ULP-weighted residuals in float64 (warm start
    from the inherited constants; Jacobian by forward-mode differentiation
    through the op table's `partials`).
@@ -22,7 +22,7 @@ float64 rounding noise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,7 +42,9 @@ class FitConfig:
     polish_points: int = 160     # candidates are screened on the points of largest error...
     polish_confirm: int = 3      # ...and the best few confirmed on all points
     polish_below: float = 64.0   # polish only candidates already within this max error
-    round_below: float = 8.0     # round one constant at a time only for candidates within this
+    round_below: float = 8.0     # round one constant at a time only for candidates within this,
+    round_lm_iters: int = 3      # re-fitting the others with this many LM...
+    round_minimax_iters: int = 8  # ...and Lawson steps after each rounding
     # Reals mode (float64 programs judged as real functions, evo.reals):
     reals_restarts: int = 1      # extra fits from constants drawn on a log scale
     slp_iters: int = 6           # sequential-LP minimax steps on the error's peaks...
@@ -182,6 +184,8 @@ def round_in_turn(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: 
     the weighted output most, re-fit the others around it, until all are rounded."""
     c = p.constants.astype(np.float64)
     free = np.ones(c.size)
+    # Each re-fit starts at the optimum moved by one rounding: a few steps suffice.
+    refit = replace(cfg, lm_iters=cfg.round_lm_iters, minimax_iters=cfg.round_minimax_iters)
     while free.any():
         _, jac = _weighted(p, x, v, w, c)
         with np.errstate(all="ignore"):
@@ -190,7 +194,7 @@ def round_in_turn(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: 
         k = int(np.argmax(damage))
         c[k], free[k] = np.float32(c[k]), 0.0
         if free.any():
-            c = fit_float64(p.with_constants(c), x, v, w, cfg, free)
+            c = fit_float64(p.with_constants(c), x, v, w, refit, free)
     return c.astype(np.float32)
 
 

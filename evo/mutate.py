@@ -7,10 +7,10 @@ moves that classical kernels are made of: a change of variable (x -> x - c, with
 a zero of the target, or x -> x*x: even forms), a factor (y -> u*y: odd forms,
 (x - 1) * q for logs), Horner steps in the program's own variable, grafts of a
 subgraph of another front member (crossover), and a rewrite of the whole program in
-the forms libm kernels take (a chain of fmas P(u), or v * P(u) with the leading term
-rounded once) matched to the program's own function: products and quotients, the
-forms a search from f(x) = x grows first, seldom mutate into those chains, which
-cost for cost round least. Each mutation returns a new program (or None if it does
+the forms libm kernels take (a chain of fmas P(u), v * P(u) with the leading term
+rounded once, or v + v * P(u) with it exact) matched to the program's own function:
+products and quotients, the forms a search from f(x) = x grows first, seldom mutate
+into those chains, which cost for cost round least. Each mutation returns a new program (or None if it does
 not apply); `mutate` retries until the function really changes.
 
 To add a mutation: a function (program, config, rng, donors) -> program | None,

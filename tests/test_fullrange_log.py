@@ -43,7 +43,7 @@ F32_MAX = float(np.finfo(np.float32).max)
 
 
 # The kernels of the README's full-range figures (bench/bench_export.py's defaults).
-KERNELS = {"log2": "log2-sqrt2-13ops", "log": "log-sqrt2-12ops"}
+KERNELS = {"log2": "log2-sqrt2-11ops-fma", "log": "log-sqrt2-12ops-fma"}
 
 
 def standin(name: str):
