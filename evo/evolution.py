@@ -1,8 +1,8 @@
 """The search: on each of a few islands, replace the oldest member with the mutated
 winner of a random sample (regularized evolution, Real et al. 2019; NSGA-II also),
 starting from f(x) = x; keep the whole-run Pareto front of (max error, cost); grow
-the training set where front members fail; check promising members on every
-float32 input while the search goes on.
+the training set where front members fail, and fit them again on it; check
+promising members on every float32 input while the search goes on.
 
 What ranks a member is the best error known for it (`Member.error`): exhaustive
 once checked, else the larger of its training and validation max. Islands evolve
@@ -42,6 +42,9 @@ REALS_MUTATION = {"square": 0.15, "op_weights": (("div", 1.0),)}
 # A member's validation max this far above its training max means the training set
 # missed where it fails: its worst validation inputs join the training set.
 LEARN_MARGIN = 0.02
+# A checked member whose exhaustive max is this far (ULP) above the error it was ranked by
+# is fitted again on the grown training set.
+REFIT_MARGIN = 0.05
 
 
 class Search:
@@ -277,9 +280,24 @@ class Search:
             m = self.state.members().get(c.member)
             self.stats.checks += 1
             self.stats.check_seconds += float(c.result.get("seconds", 0.0))
+            sampled = m.error if m is not None else None
             if m is not None:
                 self._checked(m, c.result)
             self._learn(np.asarray(c.worst, self.scorer.np_dtype), "exhaustive", c.member)
+            if m is not None and m.error > sampled + REFIT_MARGIN:
+                self._refit(m)
+
+    def _refit(self, m: Member) -> None:
+        """A checked member failed where its constants were never fitted: fit them again
+        on the grown training set (a child of the same structure, mutation 'refit'; it
+        joins like any child where it computes a new function). Its structure may be
+        right and only its float32 constants wrong, which no other move repairs directly."""
+        st = self.state
+        if self._submitted_enough():
+            return
+        cid, st.next_id = st.next_id, st.next_id + 1
+        st.submitted += 1
+        self.evaluator.submit([Task(cid, to_dict(m.program), m.id, "refit", m.island, self.training.extra)])
 
     def _checked(self, m: Member, result: dict) -> None:
         """A member's exhaustive result replaces its sampled error (kept in the record: how

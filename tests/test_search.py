@@ -306,3 +306,38 @@ def test_a_checked_member_returns_to_the_front_when_what_pushed_it_out_is_checke
     old = st.to_dict("ulp")
     old.pop("verified", None)
     assert [m.id for m in SearchState.from_dict(old).verified] == [1]
+
+
+def test_a_member_that_fails_its_check_is_fitted_again_on_the_grown_training_set():
+    """erf as fma(x, P(x*x), x), P of degree 6, with its minimax constants rounded to
+    float32 all at once: right structure, wrong constants, 1.167 ULP over all floats. When
+    its check comes back worse than its sampled error, a 'refit' child of the same structure
+    is fitted on the grown training set, and it is under 1 ULP on every float of [0, 1]."""
+    from evo.checks import check_program
+    from evo.ir import Builder, to_dict
+    from evo.member import Member
+    from evo.verify import verify_program
+
+    p64 = [0.12837916564, -0.37612638, 0.11283603, -0.0268544, 0.0051892, -0.00080179, 7.8745e-05]
+    b = Builder()
+    u = b.emit("mul", 0, 0)
+    stale = b.program(b.emit("fma", 0, b.horner([float(np.float32(c)) for c in p64], u), 0))
+    cfg = SearchConfig(target="erf", max_evals=100, seed=0, islands=1)
+    s = Search(cfg, LocalEvaluator(spec_for(cfg)))
+    s._seed()
+    m = Member(99_999, stale, float(stale.n_ops), s.scorer.score(stale, "train"), s._seed_member.id, "insert", 0)
+    m.validation = s.scorer.score(stale, "validation")
+    s.state.islands[0].population.append(m)
+    s.state.archive = sorted([*s.archive, m], key=lambda a: a.cost)
+    check = check_program(m.id, to_dict(stale), s.target.to_dict())
+    assert check.result["max_ulp"] > 1.1 and check.result["max_ulp"] > m.error + 0.05
+    s._take_checks([check])
+    assert m.error == check.result["max_ulp"]
+    for r in s.evaluator.poll():
+        s._add(r)
+    refits = [a for a in s.state.members().values() if a.mutation == "refit"]
+    assert [a.parent for a in refits] == [m.id]
+    refit = refits[0].program
+    assert [i.op for i in refit.instrs] == [i.op for i in stale.instrs] and refit.constants.tolist() != \
+        stale.constants.tolist()
+    assert verify_program(refit, s.target).max_ulp < 1.0
