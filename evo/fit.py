@@ -199,7 +199,7 @@ def round_in_turn(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: 
 
 
 def polish_float32(c32: np.ndarray, err: np.ndarray, errors_at, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Stage 3: coordinate search over float32 neighbours of the constants.
+    """Stage 4: coordinate search over float32 neighbours of the constants.
 
     err: per-point errors of c32 now. errors_at(constants (K, n_const), points) ->
     per-point errors (K, len(points)) under float32 semantics. Candidates are

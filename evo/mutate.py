@@ -10,8 +10,9 @@ subgraph of another front member (crossover), and a rewrite of the whole program
 the forms libm kernels take (a chain of fmas P(u), v * P(u) with the leading term
 rounded once, or v + v * P(u) with it exact) matched to the program's own function:
 products and quotients, the forms a search from f(x) = x grows first, seldom mutate
-into those chains, which cost for cost round least. Each mutation returns a new program (or None if it does
-not apply); `mutate` retries until the function really changes.
+into those chains, which cost for cost round least. Each mutation returns a new
+program (or None if it does not apply); `mutate` retries until the function really
+changes.
 
 To add a mutation: a function (program, config, rng, donors) -> program | None,
 one row in MUTATIONS and a weight in MutationConfig.weights.
