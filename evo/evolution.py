@@ -280,9 +280,7 @@ class Search:
             m = self.state.members().get(c.member)
             self.stats.checks += 1
             self.stats.check_seconds += float(c.result.get("seconds", 0.0))
-            sampled = m.error if m is not None else None
-            if m is not None:
-                self._checked(m, c.result)
+            sampled = self._checked(m, c.result) if m is not None else None
             self._learn(np.asarray(c.worst, self.scorer.np_dtype), "exhaustive", c.member)
             if m is not None and m.error > sampled + REFIT_MARGIN:
                 self._refit(m)
@@ -299,9 +297,9 @@ class Search:
         st.submitted += 1
         self.evaluator.submit([Task(cid, to_dict(m.program), m.id, "refit", m.island, self.training.extra)])
 
-    def _checked(self, m: Member, result: dict) -> None:
+    def _checked(self, m: Member, result: dict) -> float:
         """A member's exhaustive result replaces its sampled error (kept in the record: how
-        far the sample was from the truth); what it now dominates no longer, goes."""
+        far the sample was from the truth, and returned); what it now dominates no longer, goes."""
         sampled = m.error
         m.exhaustive = result
         self.state.verified.append(m)
@@ -312,6 +310,7 @@ class Search:
         self.state.checked.append(entry)
         if self.store:
             self.store.event("verified", **entry, expression=render(m.program))
+        return sampled
 
     def verify_front(self, below: float, progress_bar=None) -> None:
         """At the end: check every front member under `below` not checked yet (all cores).

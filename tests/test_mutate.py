@@ -102,60 +102,53 @@ def test_perturb_never_produces_a_non_finite_constant():
         assert child is None or np.all(np.isfinite(child.constants))
 
 
+def _horner_rewrites(p: Program, cfg: MutationConfig, tries: int = 100) -> list[Program]:
+    """What the horner move makes of p in `tries` draws (seed 0), None dropped."""
+    rng = np.random.default_rng(0)
+    return [q for q in (MUTATIONS["horner"](p, cfg, rng) for _ in range(tries)) if q is not None]
+
+
+def _largest_gap(qs: list[Program], p: Program, x: np.ndarray) -> float:
+    """How far the rewrites' real-number functions stray from p's on x."""
+    from evo.interp import evaluate
+
+    return max(float(np.max(np.abs(evaluate(q, x, np.float64) - evaluate(p, x, np.float64)))) for q in qs)
+
+
 def test_horner_rewrites_a_product_as_a_chain_of_fmas_of_the_same_function():
     import re
 
-    from evo.interp import evaluate
     from evo.ir import CONST, X, Instr, render
 
     # (1 + 0.5x) * (1 + 0.7x + 0.3x^2): 4 ops, a cubic
     p = Program((Instr(X), Instr(CONST, (), 0.5), Instr(CONST, (), 1.0), Instr("fma", (0, 1, 2)),
                  Instr(CONST, (), 0.3), Instr(CONST, (), 0.7), Instr("fma", (0, 4, 5)), Instr("fma", (0, 6, 2)),
                  Instr("mul", (3, 7))), 8)
-    rng = np.random.default_rng(0)
-    cfg = MutationConfig(interval=(-0.5, 0.5), shift=0.25)
     x = np.linspace(-0.5, 0.5, 33)
     forms = {}
-    for _ in range(100):
-        q = MUTATIONS["horner"](p, cfg, rng)
-        if q is not None:
-            assert q.n_ops <= p.n_ops
-            forms[re.sub(r"(?<![a-z])-?[0-9][0-9.e-]*", "c", render(q))] = q
+    for q in _horner_rewrites(p, MutationConfig(interval=(-0.5, 0.5), shift=0.25)):
+        assert q.n_ops <= p.n_ops
+        forms[re.sub(r"(?<![a-z])-?[0-9][0-9.e-]*", "c", render(q))] = q
     # in x and in x - shift, degree 3: the cubic itself (constants rounded to float32)
     for shape in ["fma(fma(fma(c, x, c), x, c), x, c)", "t1 = x - c; fma(fma(fma(c, t1, c), t1, c), t1, c)"]:
-        assert np.max(np.abs(evaluate(forms[shape], x, np.float64) - evaluate(p, x, np.float64))) < 1e-6
+        assert _largest_gap([forms[shape]], p, x) < 1e-6
 
 
 def test_horner_gives_odd_functions_the_split_odd_form():
-    from evo.interp import evaluate
     from evo.ir import render
 
     p = horner([0.0, 1.0, 0.0, 0.2, 0.0, 0.05], use_fma=True)   # x + 0.2x^3 + 0.05x^5, 5 fmas
-    rng = np.random.default_rng(0)
-    x = np.linspace(0.0, 1.0, 33)
-    found = []
-    for _ in range(100):
-        q = MUTATIONS["horner"](p, MutationConfig(interval=(0.0, 1.0), shift=0.5), rng)
-        if q is not None and render(q).startswith("t1 = x * x;"):
-            found.append(q)
+    found = _horner_rewrites(p, MutationConfig(interval=(0.0, 1.0), shift=0.5))
     # x * (a0 + u*(a1 + a2*u)), u = x*x, as fma(x, a0, (x*u) * fma(a2, u, a1)): 5 ops, exact
     split = [q for q in found if render(q).startswith("t1 = x * x; fma(x, 1, ((x * t1) * fma(")]
-    assert split and max(np.max(np.abs(evaluate(q, x, np.float64) - evaluate(p, x, np.float64)))
-                         for q in split) < 1e-6
+    assert split and _largest_gap(split, p, np.linspace(0.0, 1.0, 33)) < 1e-6
 
 
 def test_horner_gives_the_exact_leading_term_form_v_plus_v_times_p():
-    from evo.interp import evaluate
     from evo.ir import render
 
     p = horner([0.0, 1.0, 0.0, 0.2, 0.0, 0.05], use_fma=True)   # x + 0.2x^3 + 0.05x^5, 5 fmas
-    rng = np.random.default_rng(0)
-    x = np.linspace(0.0, 1.0, 33)
-    unit = []
-    for _ in range(100):
-        q = MUTATIONS["horner"](p, MutationConfig(interval=(0.0, 1.0)), rng)
-        if q is not None and render(q).startswith("t1 = x * x; fma(x, fma(") and render(q).endswith(", x)"):
-            unit.append(q)
+    found = _horner_rewrites(p, MutationConfig(interval=(0.0, 1.0)))
     # x + x * (0.2u + 0.05u^2), u = x*x, as fma(x, fma(fma(0.05, u, 0.2), u, 0), x): exact
-    assert unit and max(np.max(np.abs(evaluate(q, x, np.float64) - evaluate(p, x, np.float64)))
-                        for q in unit) < 1e-6
+    unit = [q for q in found if render(q).startswith("t1 = x * x; fma(x, fma(") and render(q).endswith(", x)")]
+    assert unit and _largest_gap(unit, p, np.linspace(0.0, 1.0, 33)) < 1e-6
