@@ -11,7 +11,6 @@ _ZGVeN16v_logf / _ZGVeN16v_log2f directly, 16 lanes at a time, as the benchmark'
 from __future__ import annotations
 
 import ctypes
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # evo, from a checkout
 
+from evo.backends.gcc import GccError, run_gcc  # noqa: E402
 from evo.scoring import ulp32  # noqa: E402
 
 C = """#include <immintrin.h>
@@ -35,10 +35,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src, lib = Path(tmp) / "mv.c", Path(tmp) / "mv.so"
         src.write_text(C)
-        r = subprocess.run(["gcc", "-O2", "-mavx512f", "-shared", "-fPIC", "-o", str(lib), str(src), "-lmvec", "-lm"],
-                           capture_output=True, text=True)
-        if r.returncode:
-            sys.exit(f"error: cannot build against libmvec: {r.stderr.strip().splitlines()[-1]}")
+        try:
+            run_gcc(["-O2", "-mavx512f", "-shared", "-fPIC", "-o", str(lib), str(src), "-lmvec", "-lm"],
+                    "the libmvec harness")
+        except GccError as e:
+            sys.exit(f"error: {e}")
         so = ctypes.CDLL(str(lib))
         x = np.arange(0x00800000, 0x7F800000, 16, dtype=np.uint32).view(np.float32)  # multiple of 16 long
         for name, ref in (("logf", np.log), ("log2f", np.log2)):

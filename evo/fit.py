@@ -308,10 +308,11 @@ def fit_reals(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray,
             m = _max_abs(_dd_residual(p, xf[sub], hf[sub], lf[sub], wf[sub], c))
         if np.all(np.isfinite(c)) and m < best:
             best_c, best = c, m
-    # The finish costs a full LM run and a few linear programs: only for the best start, only if it is good.
+    # The finish (optionally LM to convergence, then a few linear programs): only for the best
+    # start, only if it is good.
     if best < cfg.slp_below:
         with np.errstate(all="ignore"):
-            best_c = _lm_to_convergence(p, xf[sub], hf[sub], lf[sub], wf[sub], best_c, cfg.reals_lm_evals)
+            best_c = _lm_to_convergence(p, xf[sub], hf[sub], lf[sub], wf[sub], best_c, best, cfg.reals_lm_evals)
             if cfg.slp_iters:
                 best_c = _slp(p, xf, hf, lf, wf, best_c, cfg.slp_iters)
     best_err = _with_dense_check(p, x, relative_errors(p, x, hi, lo, best_c), best_c, hi)
@@ -319,12 +320,12 @@ def fit_reals(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray,
 
 
 def _lm_to_convergence(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, w: np.ndarray,
-                       c: np.ndarray, max_evals: int) -> np.ndarray:
+                       c: np.ndarray, c_err: float, max_evals: int) -> np.ndarray:
     """Least squares run to convergence (MINPACK's LM, Jacobian-scaled): rational forms
     ending in squarings lie in long curved valleys where each step gains little, so the
     quick fit above stops far from the optimum (AutoNumerics-Zero's 10-op exp form, x^8
     chain on [0, 1]: 10.5 digits after it, 14.3 after ~900 steps here). Kept only if the
-    max error (double-double) falls."""
+    max error (double-double) falls below c's, `c_err`."""
     from scipy.optimize import least_squares
 
     if max_evals <= 0 or c.size == 0 or x.size <= c.size:
@@ -347,8 +348,7 @@ def _lm_to_convergence(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray
         return c
     if not np.all(np.isfinite(res.x)):
         return c
-    before = _max_abs(_dd_residual(p, x, hi, lo, w, c))
-    return res.x if _max_abs(_dd_residual(p, x, hi, lo, w, res.x)) < before else c
+    return res.x if _max_abs(_dd_residual(p, x, hi, lo, w, res.x)) < c_err else c
 
 
 def _off_singular(p: Program, x: np.ndarray) -> np.ndarray:
