@@ -36,8 +36,9 @@ from .training import TrainingSet, worst_inputs
 from .worker import EvalSpec, Result, Task
 
 # Reals mode (evo.reals): a share of insertions square a value (x^8 range reconstruction),
-# and division is offered as often as the other ops (continued fractions).
-REALS_MUTATION = {"square": 0.15, "op_weights": (("div", 1.0),)}
+# division is offered as often as the other ops (continued fractions), and a third of the
+# changes of variable are x -> x + c/x.
+REALS_MUTATION = {"square": 0.15, "op_weights": (("div", 1.0),), "reciprocal": 1 / 3}
 
 # A member's validation max this far above its training max means the training set
 # missed where it fails: its worst validation inputs join the training set.
@@ -165,9 +166,19 @@ class Search:
                     break  # the island has converged onto known functions: let time pass
                 continue
             self._keys[cid] = key
-            tasks.append(Task(cid, to_dict(child), parent.id, how, i, self.training.extra))
+            tasks.append(Task(cid, to_dict(child), parent.id, how, i, self.training.extra, self._deep_below(child)))
             st.submitted += 1
         return tasks
+
+    def _deep_below(self, child: Program) -> float | None:
+        """Reals mode: the max error under which a child's constants are fitted to convergence,
+        `reals_lm_within` times the front's best with at most its ops. That run costs more than
+        the rest of the fit, and pays only for a child that may join the front (a quick fit
+        of a rational form ending in squarings can stop 4 digits short: FitConfig)."""
+        if not self.config.reals:
+            return None
+        best = min((a.error for a in self.archive if a.ops <= child.n_ops), default=np.inf)
+        return self.config.fit.reals_lm_within * best
 
     def _seed(self) -> None:
         """Start from empty code: f(x) = x, evaluated like any child, on every island."""

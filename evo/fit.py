@@ -15,9 +15,10 @@ Four stages, each cheap enough to run on every structurally new child:
 
 Reals mode (dtype float64, evo.reals) has no lattice: `fit_reals` runs stages 1-2
 in float64 from a few starts (the inherited constants, log-scale draws, and for a
-program ending in squarings a core fitted to f^(1/2^s)), then finishes the best by a
-sequential linear program on the error's peaks (it converges to the minimax where
-Lawson crawls) on double-double residuals, so errors near 1e-15 are fitted, not
+program ending in squarings a core fitted to f^(1/2^s)), then finishes the best: a
+least-squares run to convergence where it may reach the front (a search says where),
+and a sequential linear program on the error's peaks (it converges to the minimax
+where Lawson crawls) on double-double residuals, so errors near 1e-15 are fitted, not
 float64 rounding noise.
 """
 from __future__ import annotations
@@ -48,9 +49,12 @@ class FitConfig:
     # Reals mode (float64 programs judged as real functions, evo.reals):
     reals_restarts: int = 1      # extra fits from constants drawn on a log scale
     # The best start's Levenberg-Marquardt run to convergence (MINPACK), at most this many steps
-    # (0: none). Off in the search by default: a 110-minute exp2 run with 1500 spent ~90% of its
-    # fitting time there and reached fewer digits at 10 ops than one without (README, reals mode).
-    reals_lm_evals: int = 0
+    # (0: none), if its max error is under `reals_lm_below`. A search sets that per child to
+    # `reals_lm_within` times the front's error at the child's op count: run on every child,
+    # the convergence run took ~90% of a 110-minute exp2 run's fitting time (README, reals mode).
+    reals_lm_evals: int = 1500
+    reals_lm_below: float = 1.0
+    reals_lm_within: float = 100.0
     slp_iters: int = 6           # sequential-LP minimax steps on the error's peaks...
     slp_below: float = 1e-5      # ...for candidates already within this max relative error
 
@@ -312,7 +316,9 @@ def fit_reals(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray,
     # start, only if it is good.
     if best < cfg.slp_below:
         with np.errstate(all="ignore"):
-            best_c = _lm_to_convergence(p, xf[sub], hf[sub], lf[sub], wf[sub], best_c, best, cfg.reals_lm_evals)
+            if best < cfg.reals_lm_below:
+                best_c = _lm_to_convergence(p, xf[sub], hf[sub], lf[sub], wf[sub], best_c, best,
+                                            cfg.reals_lm_evals)
             if cfg.slp_iters:
                 best_c = _slp(p, xf, hf, lf, wf, best_c, cfg.slp_iters)
     best_err = _with_dense_check(p, x, relative_errors(p, x, hi, lo, best_c), best_c, hi)

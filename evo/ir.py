@@ -259,7 +259,8 @@ def canonical(p: Program) -> Program:
 
 def f32_bits(v: float) -> str | None:
     """The float32 bit pattern of v as hex, or None if v is not exactly a float32."""
-    f = np.float32(v)
+    with np.errstate(over="ignore"):  # beyond float32's range (a reals-mode constant): None
+        f = np.float32(v)
     if float(f) != v:
         return None
     return "0x%08x" % struct.unpack("<I", struct.pack("<f", f))[0]

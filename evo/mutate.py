@@ -4,15 +4,15 @@ AutoNumerics-Zero weighs insert 1 : remove 2 : rewire 3 : rename 3; starting
 from f(x) = x on a laptop budget, growth must come sooner, so insertion is
 weighted up (see `MutationConfig.weights`), plus constant moves, and structural
 moves that classical kernels are made of: a change of variable (x -> x - c, with c
-a zero of the target, or x -> x*x: even forms), a factor (y -> u*y: odd forms,
-(x - 1) * q for logs), Horner steps in the program's own variable, grafts of a
-subgraph of another front member (crossover), and a rewrite of the whole program in
-the forms libm kernels take (a chain of fmas P(u), v * P(u) with the leading term
-rounded once, or v + v * P(u) with it exact) matched to the program's own function:
-products and quotients, the forms a search from f(x) = x grows first, seldom mutate
-into those chains, which cost for cost round least. Each mutation returns a new
-program (or None if it does not apply); `mutate` retries until the function really
-changes.
+a zero of the target, x -> x*x: even forms, or in reals mode x -> x + c/x), a factor
+(y -> u*y: odd forms, (x - 1) * q for logs), Horner steps in the program's own
+variable, grafts of a subgraph of another front member (crossover), and a rewrite of
+the whole program in the forms libm kernels take (a chain of fmas P(u), v * P(u) with
+the leading term rounded once, or v + v * P(u) with it exact) matched to the program's
+own function: products and quotients, the forms a search from f(x) = x grows first,
+seldom mutate into those chains, which cost for cost round least. Each mutation returns
+a new program (or None if it does not apply); `mutate` retries until the function
+really changes.
 
 To add a mutation: a function (program, config, rng, donors) -> program | None,
 one row in MUTATIONS and a weight in MutationConfig.weights.
@@ -46,6 +46,7 @@ class MutationConfig:
     horner_step: float = 0.3   # share of fma insertions made as v -> fma(v, u, c), u = x or a variable
     shift: float = 0.0         # c of the change of variable x -> x - c (a zero of the target, else mid-interval)
     square: float = 0.0        # share of insertions made as v -> v*v (reals mode: squaring chains)
+    reciprocal: float = 0.0    # share of substitutions made as x -> x + c/x (reals mode)
     interval: tuple[float, float] = (0.0, 1.0)   # the target's: where `horner` matches a program
 
     def pick_op(self, rng: Rng, exclude: str = "") -> str:
@@ -224,8 +225,12 @@ def _variable(p: Program, before: int, rng: Rng) -> int:
 
 
 def substitute(p: Program, cfg: MutationConfig, rng: Rng, donors: Sequence[Program] = ()) -> Program | None:
-    """Change of variable: every use of x becomes u = x - c (c a zero of the target) or x*x."""
-    if rng.random() < 0.5:
+    """Change of variable: every use of x becomes u = x - c (c a zero of the target) or x*x, or
+    (reals mode) x + c/x: the variable of AutoNumerics-Zero's 10-op exp program, a continued
+    fraction in it reaching the degree of a much longer one in x."""
+    if cfg.reciprocal and rng.random() < cfg.reciprocal:
+        head, u = [Instr(X), Instr(CONST, (), random_constant(rng)), Instr("div", (1, 0)), Instr("add", (2, 0))], 3
+    elif rng.random() < 0.5:
         head, u = [Instr(X), Instr(CONST, (), float(cfg.shift)), Instr("sub", (0, 1))], 2
     else:
         head, u = [Instr(X), Instr("mul", (0, 0))], 1
@@ -350,7 +355,9 @@ def probe_key(p: Program, probe: np.ndarray = PROBE) -> bytes:
 def mutate(p: Program, cfg: MutationConfig, rng: Rng, probe: np.ndarray = PROBE,
            donors: Sequence[Program] = ()) -> tuple[Program, str]:
     """A simplified child that computes a different function than `p`, and the mutation's
-    name. donors: programs a graft may copy from (other front members)."""
+    name. donors: programs a graft may copy from (other front members). Constant
+    subexpressions are folded in the probe's precision (float64: reals mode)."""
+    dtype = np.float64 if probe.dtype == np.float64 else np.float32
     names = [n for n, _ in cfg.weights]
     w = np.array([wt for _, wt in cfg.weights])
     parent_key = probe_key(p, probe)
@@ -359,9 +366,9 @@ def mutate(p: Program, cfg: MutationConfig, rng: Rng, probe: np.ndarray = PROBE,
         child = MUTATIONS[name](p, cfg, rng, donors)
         if child is None:
             continue
-        child = simplify(child)
+        child = simplify(child, dtype)
         if child.n_ops > cfg.max_ops or not child.x_dependent()[child.output]:
             continue  # too big, or a constant: no use as an approximation
         if probe_key(child, probe) != parent_key:
             return child, name
-    return simplify(redraw(p, cfg, rng) or p), "redraw"
+    return simplify(redraw(p, cfg, rng) or p, dtype), "redraw"

@@ -194,10 +194,16 @@ def main(argv: list[str] | None = None) -> None:
 
     from .runs import load_front
 
+    from .cli import fail
+    from .errors import EvoError
+
     args = sys.argv[1:] if argv is None else argv
-    if not args:
-        raise SystemExit("usage: python -m evo.reals RUN [MAX_OPS]")
-    front = load_front(args[0])
+    if not args or len(args) > 2 or (len(args) == 2 and not args[1].isdigit()):
+        fail("usage: python -m evo.reals RUN [MAX_OPS]")
+    try:
+        front = load_front(args[0])
+    except EvoError as e:
+        fail(e.cli_message())
     print(digits_table(front, int(args[1]) if len(args) > 1 else 14))
 
 

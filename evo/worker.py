@@ -7,7 +7,7 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,6 +65,9 @@ class Task:
     # The grown training points. Every task of a batch holds the same object, which a
     # batch's pickle (Ray) then carries once.
     training: Extra | None = None
+    # Reals mode: run the constants' least-squares fit to convergence if the quick fit's max
+    # error is under this (FitConfig.reals_lm_below; None: the spec's).
+    deep_below: float | None = None
 
 
 @dataclass(frozen=True)
@@ -132,21 +135,23 @@ class Worker:
 
         return kernel_cost(p, self.spec.cost, self.scorer.target)
 
-    def fit(self, p: Program, tr: PointSet, weights: np.ndarray) -> tuple[Program, np.ndarray]:
+    def fit(self, p: Program, tr: PointSet, weights: np.ndarray, cfg: FitConfig) -> tuple[Program, np.ndarray]:
         return fit_errors(p, tr.x, tr.hi, tr.lo, weights, lambda y, i: self.scorer.errors(y, tr.subset(i)),
-                          self.scorer.np_dtype, self.spec.fit)
+                          self.scorer.np_dtype, cfg)
 
     def evaluate(self, task: Task) -> Result:
         t0 = time.perf_counter()
         p = from_dict(task.program)
         version, tr, weights = self.training(task.training)
+        cfg = self.spec.fit if task.deep_below is None else replace(self.spec.fit, reals_lm_below=task.deep_below)
         try:
-            fitted, err = self.fit(p, tr, weights)
+            fitted, err = self.fit(p, tr, weights, cfg)
             rng = np.random.default_rng(task.id)
             if p.const_slots and rng.random() < self.spec.second_start:
                 # A second start from fresh constants: a new structure's best constants
                 # may lie far from those it inherited.
-                again, err2 = self.fit(p.with_constants([random_constant(rng) for _ in p.const_slots]), tr, weights)
+                again, err2 = self.fit(p.with_constants([random_constant(rng) for _ in p.const_slots]), tr, weights,
+                                       cfg)
                 if err2.max() < err.max():
                     fitted, err = again, err2
             t_fit = time.perf_counter() - t0

@@ -67,6 +67,22 @@ def test_structural_moves_make_the_forms_classical_kernels_have():
     assert odd >= 2
 
 
+def test_reals_substitution_is_x_plus_c_over_x():
+    """Reals mode's change of variable: the child computes the parent at u = x + c/x."""
+    from evo.interp import evaluate
+
+    rng = np.random.default_rng(3)
+    p = horner([0.5, 1.25, -0.75], use_fma=False)
+    cfg = MutationConfig(reciprocal=1.0)
+    x = np.linspace(0.1, 1.0, 7)
+    for _ in range(5):
+        child = simplify(MUTATIONS["substitute"](p, cfg, rng))
+        over_x = [ins.args[0] for ins in child.instrs if ins.op == "div" and ins.args[1] == 0]  # c / x
+        c = child.instrs[over_x[0]].value
+        np.testing.assert_allclose(evaluate(child, x, np.float64), evaluate(p, x + c / x, np.float64), rtol=1e-12)
+        assert sum(ins.op == "x" for ins in child.instrs) == 1 and child.n_ops == p.n_ops + 2
+
+
 def test_graft_copies_a_subgraph_of_the_donor():
     from evo.interp import evaluate
 

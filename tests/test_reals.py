@@ -94,9 +94,11 @@ def test_fit_runs_least_squares_to_convergence():
     t = get_target("exp2")
     tr = Scorer(t, "float64").train
     start = paper_form(1.70818e4, -263.6335, 6085.485, 527.2671, -1.0)
-    quick = fit_reals(start, tr.x, tr.hi, tr.lo, FitConfig(reals_restarts=0))[1].max()
-    fitted, err = fit_reals(start, tr.x, tr.hi, tr.lo, FitConfig(reals_restarts=0, reals_lm_evals=1500))
-    assert 10.3 < digits(quick) < 10.7
+    quick = fit_reals(start, tr.x, tr.hi, tr.lo, FitConfig(reals_restarts=0, reals_lm_evals=0))[1].max()
+    # Only under reals_lm_below (a search sets it per child from its front):
+    skipped = fit_reals(start, tr.x, tr.hi, tr.lo, FitConfig(reals_restarts=0, reals_lm_below=1e-11))[1].max()
+    fitted, err = fit_reals(start, tr.x, tr.hi, tr.lo, FitConfig(reals_restarts=0))
+    assert 10.3 < digits(quick) < 10.7 and skipped == quick
     assert digits(err.max()) > 14.4
     c = certify(fitted, t)   # an independent check: interval arithmetic over every real x
     assert c.ok and c.sampled_max <= c.bound < 3e-15
@@ -352,3 +354,45 @@ def test_certifies_a_removable_singularity_inside_the_interval():
     assert c.sampled_max <= c.bound <= 1.1 * c.sampled_max
     assert c.bound >= dense_mpmath_max(p, "exp2", t.interval, 1001)
     assert 10.8 < c.digits < 10.9
+
+
+def test_search_fits_to_convergence_only_children_near_the_front():
+    """Each child of a reals search carries the error under which its fit runs to convergence:
+    100 x the front's best with at most its ops, as the front stood when it was made."""
+    from evo.config import SearchConfig
+    from evo.evaluators import LocalEvaluator
+    from evo.evolution import Search
+    from evo.ir import from_dict
+    from evo.reals import REALS_OPS
+    from evo.worker import spec_for
+
+    cfg = SearchConfig(target="exp2", dtype="float64", ops=REALS_OPS, max_evals=150, seed=2, islands=2)
+    s = Search(cfg, LocalEvaluator(spec_for(cfg)))
+    seen = []
+    submit = s.evaluator.submit
+
+    def spy(tasks):
+        for t in tasks:
+            if t.mutation != "seed":
+                ops = from_dict(t.program).n_ops
+                front = min(a.error for a in s.archive if a.ops <= ops)
+                seen.append((t.deep_below, 100 * front))
+        submit(tasks)
+
+    s.evaluator.submit = spy
+    s.run()
+    assert len(seen) == 149 and all(d == want for d, want in seen)
+    assert min(d for d, _ in seen) < seen[0][0] / 100  # the threshold follows the front down
+
+
+def test_digits_table_command_rejects_a_missing_run(tmp_path):
+    import subprocess
+    import sys
+
+    from support import assert_user_error
+
+    missing = tmp_path / "nope"
+    r = subprocess.run([sys.executable, "-m", "evo.reals", str(missing)], capture_output=True, text=True, timeout=120)
+    assert_user_error(r, f"{missing}: no such run directory")
+    r = subprocess.run([sys.executable, "-m", "evo.reals"], capture_output=True, text=True, timeout=120)
+    assert_user_error(r, "usage: python -m evo.reals RUN [MAX_OPS]")
