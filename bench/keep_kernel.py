@@ -1,5 +1,6 @@
-"""Keep one front member of a run as a one-member front under bench/kernels/ (what
-bench_export.py and `evo export DIR --id K` read), with the command that found it.
+"""Keep one checked front member of a run (exhaustively verified, or in reals mode certified)
+as a one-member front under bench/kernels/ (what bench_export.py and `evo export DIR --id K`
+read), with the command that found it.
 
     python bench/keep_kernel.py RUN_DIR MEMBER_ID bench/kernels/NAME --found-by "evo search ..."
 """
@@ -22,15 +23,18 @@ def main() -> None:
     a = ap.parse_args()
     front = load_front(a.run)
     m = front.member(a.member)
-    if m.exhaustive is None:
-        raise SystemExit(f"member {m.id} was not verified exhaustively: check it first (evo verify)")
+    if m.exhaustive is None and m.certified_max_rel is None:
+        raise SystemExit(f"member {m.id} was not verified exhaustively (or, reals, certified): check it first "
+                         "(evo verify)")
     dest = Path(a.dest)
     dest.mkdir(parents=True, exist_ok=False)
     shutil.copy(Path(a.run) / "config.json", dest / "config.json")
     meta = {k: v for k, v in front.meta.items() if k not in ("members", "checked")}
     meta.update(run=dest.name, found_by=a.found_by, members=[m.to_dict(front.unit)])
     (dest / "front.json").write_text(json.dumps(meta, indent=1))
-    print(f"kept #{m.id} ({m.ops} ops, {m.error:.4g} ULP exhaustive) in {dest}")
+    checked = f"{m.error:.4g} ULP exhaustive" if m.exhaustive is not None else \
+        f"max relative error <= {m.certified_max_rel:.4g}, certified"
+    print(f"kept #{m.id} ({m.ops} ops, {checked}) in {dest}")
 
 
 if __name__ == "__main__":

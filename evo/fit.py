@@ -445,6 +445,11 @@ def _peaks(r: np.ndarray) -> np.ndarray:
     return np.unique(np.clip(np.r_[top - 1, top, top + 1], 0, r.size - 1))
 
 
+# HiGHS can stall on a badly scaled LP (seen once in 240k children of a 110-minute run,
+# holding a worker until killed): past this, the step counts as failed and the finish stops.
+LP_SECONDS = 2.0
+
+
 def _slp(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, w: np.ndarray, c: np.ndarray,
          iters: int) -> np.ndarray:
     """Minimax by sequential linear programming in a trust region: min t with
@@ -468,7 +473,7 @@ def _slp(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, w: np.ndarra
             break
         a_ub = np.block([[jac, -np.ones((idx.size, 1))], [-jac, -np.ones((idx.size, 1))]])
         res = linprog(np.r_[np.zeros(k), 1.0], A_ub=a_ub, b_ub=np.r_[-rs, rs],
-                      bounds=[(-1, 1)] * k + [(0, None)], method="highs")
+                      bounds=[(-1, 1)] * k + [(0, None)], method="highs", options={"time_limit": LP_SECONDS})
         if res.status != 0:
             break
         c_new = c + res.x[:k] * delta

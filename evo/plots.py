@@ -94,6 +94,11 @@ def plot_front(run: Path, out: Path | None = None) -> Path:
     return out
 
 
+# Errors above this are no fit at all (a reals child at 1e308 relative): left off, as
+# matplotlib's log axis overflows on them.
+NO_FIT = 1e30
+
+
 def plot_progress(run: Path, out: Path | None = None) -> Path:
     best: dict[float, list[tuple[int, float]]] = {}
     f = run / "events.jsonl"
@@ -102,7 +107,7 @@ def plot_progress(run: Path, out: Path | None = None) -> Path:
             e = json.loads(line)
         except ValueError:
             continue
-        if e.get("event") != "eval" or not isinstance(e.get("error"), (int, float)):
+        if e.get("event") != "eval" or not isinstance(e.get("error"), (int, float)) or not e["error"] < NO_FIT:
             continue
         c, err, n = e["cost"], e["error"], e["evals"]
         series = best.setdefault(c, [])

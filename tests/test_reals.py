@@ -396,3 +396,16 @@ def test_digits_table_command_rejects_a_missing_run(tmp_path):
     assert_user_error(r, f"{missing}: no such run directory")
     r = subprocess.run([sys.executable, "-m", "evo.reals"], capture_output=True, text=True, timeout=120)
     assert_user_error(r, "usage: python -m evo.reals RUN [MAX_OPS]")
+
+
+def test_progress_plot_leaves_off_children_that_fit_nothing(tmp_path):
+    """A reals child can score 1e285 relative: the progress plot must still draw (a log
+    axis reaching that far overflowed matplotlib at the end of a 110-minute run)."""
+    from evo.plots import plot_progress
+
+    errors = {4.0: [9.9e64, 2e-4], 8.0: [6.9e285, 9e-12], 13.0: [3e-3, 4.2e-17]}  # as in that run
+    events = [{"event": "eval", "cost": c, "error": e, "evals": n}
+              for n, (c, e) in enumerate([(c, e) for c, es in errors.items() for e in es], start=1)]
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    out = plot_progress(tmp_path)
+    assert out.stat().st_size > 1000
