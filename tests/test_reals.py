@@ -409,3 +409,18 @@ def test_progress_plot_leaves_off_children_that_fit_nothing(tmp_path):
     (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
     out = plot_progress(tmp_path)
     assert out.stat().st_size > 1000
+
+
+def test_front_of_a_reals_kernel_shows_its_certified_bound():
+    """`evo front` on a reals run: the certified bound, not a float32 exhaustive check."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from evo.commands.front import front
+
+    kernel = Path(__file__).resolve().parents[1] / "bench" / "kernels" / "exp2-reals-9ops"
+    r = CliRunner().invoke(front, [str(kernel)], env={"COLUMNS": "240"})
+    assert r.exit_code == 0, r.output
+    assert "<= 8.247e-13" in r.output and "proven on every real x" in r.output
+    assert "every float32" not in r.output

@@ -27,16 +27,20 @@ def front(run: str, as_json: bool, plot: str | None, no_baselines: bool) -> None
     unit = f.unit
     t = Table(title=f"{f.target.expr} on [{f.target.interval[0]:.6g}, {f.target.interval[1]:.6g}] "
                     f"- run {f.path.name} ({len(f)} members)")
-    for col in ("id", "ops", f"max {unit}", "measured on", "train", "validation", "exhaustive?", "expression"):
+    reals = f.dtype == "float64"
+    for col in ("id", "ops", f"max {unit}", "measured on", "train", "validation",
+                "certified bound" if reals else "exhaustive?", "expression"):
         t.add_column(col, overflow="fold")
     for m in f:
-        ex = m.exhaustive_max
+        checked = m.certified_max_rel if reals else m.exhaustive_max
         t.add_row(str(m.id), f"{m.cost:g}", fmt_ulp(m.error), m.error_on, fmt_ulp(m.train.max),
                   fmt_ulp(m.validation.max if m.validation else None),
-                  f"yes: {fmt_ulp(ex)}" if ex is not None else "no", m.expression)
+                  f"{'<= ' if reals else 'yes: '}{fmt_ulp(checked)}" if checked is not None else "no", m.expression)
     console = Console()
     console.print(t)
-    console.print(f"max {unit}: the best known max error, measured on: exhaustive = every float32 of the interval; "
+    checked_on = ("certified bound = proven on every real x of the interval (interval arithmetic, evo verify --reals)"
+                  if reals else "exhaustive = every float32 of the interval")
+    console.print(f"max {unit}: the best known max error, measured on: {checked_on}; "
                   f"validation = {_n(f)} sampled points; train = the (grown) training set. Sampled figures are "
                   "lower bounds of the true max.")
     if not no_baselines and f.dtype == "float32":
