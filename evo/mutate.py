@@ -349,7 +349,12 @@ PROBE = np.linspace(0.0, 1.0, 13).astype(np.float32)
 def probe_key(p: Program, probe: np.ndarray = PROBE) -> bytes:
     """Outputs on a few probe points: equal keys => (almost surely) the same function.
     float64 probes (reals mode) compare in float64: programs 1e-12 apart are different."""
-    return evaluate(p, probe, np.float64 if probe.dtype == np.float64 else np.float32).tobytes()
+    return evaluate(p, probe, _precision(probe)).tobytes()
+
+
+def _precision(probe: np.ndarray) -> type:
+    """The dtype programs are probed and folded in: float64 for float64 probes (reals mode)."""
+    return np.float64 if probe.dtype == np.float64 else np.float32
 
 
 def mutate(p: Program, cfg: MutationConfig, rng: Rng, probe: np.ndarray = PROBE,
@@ -357,7 +362,7 @@ def mutate(p: Program, cfg: MutationConfig, rng: Rng, probe: np.ndarray = PROBE,
     """A simplified child that computes a different function than `p`, and the mutation's
     name. donors: programs a graft may copy from (other front members). Constant
     subexpressions are folded in the probe's precision (float64: reals mode)."""
-    dtype = np.float64 if probe.dtype == np.float64 else np.float32
+    dtype = _precision(probe)
     names = [n for n, _ in cfg.weights]
     w = np.array([wt for _, wt in cfg.weights])
     parent_key = probe_key(p, probe)

@@ -192,10 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     """python -m evo.reals RUN [MAX_OPS]: the digits-against-ops table of a reals run."""
     import sys
 
-    from .runs import load_front
-
     from .cli import fail
     from .errors import EvoError
+    from .runs import load_front
 
     args = sys.argv[1:] if argv is None else argv
     if not args or len(args) > 2 or (len(args) == 2 and not args[1].isdigit()):
