@@ -22,12 +22,12 @@ import time
 
 import numpy as np
 
-from evo.config import SearchConfig
-from evo.evaluators import LocalEvaluator
-from evo.evolution import Search
-from evo.interp import evaluate
-from evo.scoring import error_ulp
-from evo.worker import spec_for
+from evo.core.interp import evaluate
+from evo.core.scoring import error_ulp
+from evo.evolution.config import SearchConfig
+from evo.evolution.evaluators import LocalEvaluator
+from evo.evolution.loop import Search
+from evo.evolution.worker import EvalSpec
 from targets import get_target, parse_interval
 
 
@@ -75,10 +75,10 @@ def main() -> None:
         for seed in seeds:
             cfg = SearchConfig.from_dict(dict(target=a.target, interval=interval, max_evals=a.evals, seed=seed,
                                               verify_below=0, **settings))
-            s = Search(cfg, LocalEvaluator(spec_for(cfg)))
+            s = Search(cfg, t := get_target(cfg.target, cfg.interval), LocalEvaluator(EvalSpec.of(cfg, t)))
             t0 = time.monotonic()
             s.run()
-            best = min((float(np.max(error_ulp(evaluate(m.program, x), ref))) for m in s.archive
+            best = min((float(np.max(error_ulp(evaluate(m.program, x), ref))) for m in s.front
                         if m.ops <= a.ops), default=float("inf"))
             per_seed.append({"seed": seed, "dense_max": best, "seconds": time.monotonic() - t0})
             print(f"{variant:<40} seed {seed}: best dense max at <= {a.ops} ops {best:.4f} "

@@ -50,9 +50,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # evo, from a checkout
 
 from evo.backends.gcc import GccError, gcc_path, run_gcc  # noqa: E402
+from evo.codegen import Provenance, export_source  # noqa: E402
+from evo.core.ir import Program  # noqa: E402
 from evo.errors import EvoError  # noqa: E402
-from evo.export import Provenance, export_source  # noqa: E402
-from evo.ir import Program  # noqa: E402
 from targets import Target, get_target  # noqa: E402
 
 FUNCS = {"exp2": "exp2f", "exp": "expf", "log2": "log2f", "log": "logf"}
@@ -178,17 +178,17 @@ def _shown(path: Path) -> str:
 def kernel_from(name: str, source: str, interval: str | None) -> tuple[Program, Target, Provenance, str]:
     """A kernel for `name` from a PROGRAM.json or a RUN_DIR[:ID] (ID may be left out when the
     front has one member). A stand-in's front says so ("stand_in"): the description says it too."""
-    from evo.commands._common import load_program
-    from evo.commands.export import run_member
+    from evo.cli._common import load_program
+    from evo.cli.export import run_member
 
     path, _, member = source.partition(":") if not Path(source).exists() else (source, "", "")
     if Path(path).is_dir():
-        from evo.runs import load_front
+        from evo.runs.front import load_front
 
         front = load_front(path)
         if not member and len(front) != 1:
             raise EvoError(f"{path} has {len(front)} front members: say which, {path}:ID")
-        p, t, prov = run_member(path, member or str(front[0].id))
+        p, t, _, prov = run_member(path, member or str(front[0].id))
         if t.full_range != name:
             raise EvoError(f"{source} is a kernel for {t.name}, not {name}")
         note = front.meta.get("stand_in")
@@ -199,7 +199,7 @@ def kernel_from(name: str, source: str, interval: str | None) -> tuple[Program, 
 
 def kernels(args: argparse.Namespace) -> dict[str, tuple[Program, Target, Provenance, str]]:
     """{target: (program, target, provenance, description)} for the functions asked for."""
-    from evo.baselines import approximation, build_program
+    from evo.classical.baselines import approximation, build_program
 
     out = {}
     for name in args.funcs:
@@ -333,8 +333,8 @@ def main() -> None:
                      for impl in row if impl != "evo"} for name, row in runs[0].items()}
     verified = {}
     if args.verify:
-        from evo.commands.verify import check_function
-        from evo.export.native import load_c
+        from evo.cli.verify import check_function
+        from evo.verification.native import load_c
 
         for name in ks:
             fn = load_c(d / f"evo_{FUNCS[name]}.c", f"evo_{FUNCS[name]}")

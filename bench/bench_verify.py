@@ -33,11 +33,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # evo, from a checkout
 
 from evo.backends.llvm import compile_kernel  # noqa: E402
-from evo.baselines import approximation, build_program  # noqa: E402
-from evo.fastverify import fast_verify  # noqa: E402
-from evo.interp import evaluate  # noqa: E402
-from evo.ir import Program, from_dict  # noqa: E402
-from evo.verify import VerifyResult, exhaustive  # noqa: E402
+from evo.classical.baselines import approximation, build_program  # noqa: E402
+from evo.core.interp import evaluate  # noqa: E402
+from evo.core.ir import Program, from_dict  # noqa: E402
+from evo.verification.fused import fast_verify  # noqa: E402
+from evo.verification.yardstick import VerifyResult, exhaustive  # noqa: E402
 from targets import TARGETS, Target  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from evo.baselines import baselines
-from evo.runs import load_front
+from evo.runs.front import load_front
 
 
 def fmt(v: float | str | None) -> str:
@@ -24,9 +23,9 @@ def main(paths: list[str]) -> None:
     for path in paths:
         front = load_front(path)
         best_base: dict[int, tuple[float, str]] = {}
-        for b in baselines(front.target, on_skip=lambda *a: None):
-            if b.max_ulp < best_base.get(b.ops, (float("inf"), ""))[0]:
-                best_base[b.ops] = (b.max_ulp, b.name)
+        for b in front.baselines():
+            if b.max_error < best_base.get(b.ops, (float("inf"), ""))[0]:
+                best_base[b.ops] = (b.max_error, b.name)
         print(f"\n{front.target.expr} on [{front.target.interval[0]:.6g}, {front.target.interval[1]:.6g}] "
               f"(run {path})\n")
         print("| ops | evolved max ULP (sample) | evolved, exhaustive | best baseline | baseline max ULP (sample) |")

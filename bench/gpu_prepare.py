@@ -22,9 +22,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # evo, from a checkout
 
-from evo.export import export_source  # noqa: E402
-from evo.interp import evaluate  # noqa: E402
-from evo.runs import load_front  # noqa: E402
+from evo.codegen import export_source  # noqa: E402
+from evo.core.interp import evaluate  # noqa: E402
+from evo.runs.front import load_front  # noqa: E402
 from primitives.float32 import f32_range, from_ordinal  # noqa: E402
 
 

@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from evo.runs import load_front
+from evo.runs.front import load_front
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     dest.mkdir(parents=True, exist_ok=False)
     shutil.copy(Path(a.run) / "config.json", dest / "config.json")
     meta = {k: v for k, v in front.meta.items() if k not in ("members", "checked")}
-    meta.update(run=dest.name, found_by=a.found_by, members=[m.to_dict(front.unit)])
+    meta.update(run=dest.name, found_by=a.found_by, members=[m.to_dict(front.platform)])
     (dest / "front.json").write_text(json.dumps(meta, indent=1))
     checked = f"{m.error:.4g} ULP exhaustive" if m.exhaustive is not None else \
         f"max relative error <= {m.certified_max_rel:.4g}, certified"

@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # evo, from a checkout
 
 from evo.backends.gcc import GccError, run_gcc  # noqa: E402
-from evo.scoring import ulp32  # noqa: E402
+from evo.core.scoring import ulp32  # noqa: E402
 
 C = """#include <immintrin.h>
 #include <stddef.h>

@@ -1,31 +1,45 @@
 """evo: discover float32 numeric kernels by regularized evolution.
 
 The Python API (evo.api): search, resume, load_run -> Run (its .front: a Front of
-Member records), verify, export, baselines. Below it: programs (Program, Instr),
-the interpreter (evaluate), scoring (Scorer), targets (get_target). Errors: EvoError.
+Member records), verify, verify_c, verify_library, certify, export, baselines. Below
+it: programs (Program, Instr), the interpreter (evaluate), scoring (Scorer), targets
+(get_target), number formats (PLATFORMS). Errors: EvoError.
 """
-from importlib.metadata import PackageNotFoundError, version
-
 from targets import TARGETS, Target, get_target
 
+from .api import (
+                  Run,
+                  Verification,
+                  baselines,
+                  certify,
+                  export,
+                  load_run,
+                  resume,
+                  search,
+                  verify,
+                  verify_c,
+                  verify_library,
+)
+from .core.interp import evaluate
+from .core.ir import (
+                  Instr,
+                  Program,
+                  canonical,
+                  dumps,
+                  fold,
+                  loads,
+                  prune,
+                  render,
+                  simplify,
+)
+from .core.scoring import ErrorStats, Scorer
+from .core.version import __version__
 from .errors import EvoError, ProgramError
-from .interp import evaluate
-from .ir import Instr, Program, canonical, dumps, fold, loads, prune, render, simplify
-from .scoring import ErrorStats, Scorer
+from .platforms import PLATFORMS
+from .runs.front import Front
+from .runs.member import Member
 
-try:
-    __version__ = version("evo-kernels")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0+src"
-
-# Modules named like API functions are imported first: importing a submodule later would
-# set evo.<name> to the module, hiding the function of that name.
-from . import baselines as _baselines_module, export as _export_package, verify as _verify_module  # noqa: E402,F401
-from .api import Run, Verification, baselines, export, load_run, resume, search, verify  # noqa: E402
-from .member import Member  # noqa: E402
-from .runs import Front  # noqa: E402
-
-__all__ = ["search", "resume", "load_run", "Run", "Front", "Member", "verify", "Verification", "export",
-           "baselines", "Program", "Instr", "evaluate", "Scorer", "ErrorStats", "get_target", "Target", "TARGETS",
-           "EvoError", "ProgramError", "canonical", "fold", "prune", "simplify", "render", "dumps", "loads",
-           "__version__"]
+__all__ = ["search", "resume", "load_run", "Run", "Front", "Member", "verify", "verify_c", "verify_library",
+           "certify", "Verification", "export", "baselines", "Program", "Instr", "evaluate", "Scorer", "ErrorStats",
+           "get_target", "Target", "TARGETS", "PLATFORMS", "EvoError", "ProgramError", "canonical", "fold", "prune",
+           "simplify", "render", "dumps", "loads", "__version__"]

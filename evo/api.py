@@ -8,27 +8,33 @@
 
 Every command is a thin wrapper over these functions. Errors are EvoError (one line).
 Ctrl-C stops a search cleanly: the run is checkpointed, `Run.status` says
-"interrupted", and `evo.resume(run.path)` continues it.
+"interrupted", and `evo.resume(run.path)` continues it. The target is resolved here,
+once, and handed down to the search, its workers and its checks.
 """
 from __future__ import annotations
 
 import json
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from targets import Target, get_target
 
-from .config import SearchConfig, parse_duration
+from .core.ir import Program
+from .core.platform import Platform
 from .errors import EvoError
-from .evolution import Search, remeasure_front, run_dir
-from .ir import Program
-from .member import Member
-from .runs import Front, load_front
-from .state import Stats
-from .store import RunStore
-from .verify import VerifyResult as Verification
+from .evolution.config import SearchConfig, open_run, parse_duration
+from .evolution.finish import STEPS
+from .evolution.loop import Search
+from .evolution.state import Stats
+from .platforms import FLOAT32, REALS
+from .runs.front import Front, load_front, write_plots
+from .runs.member import Member
+from .runs.store import RunStore
+from .verification.result import VerifyResult as Verification
 
 
 @dataclass(frozen=True)
@@ -63,15 +69,13 @@ def search(target: str | Target, interval: tuple[float, float] | str | None = No
     (then `interval` is needed). budget: a duration ("90s", "10m", "1h") or seconds;
     `max_evals=N` instead gives a reproducible budget. workers: Ray workers (None: all
     cores, on an embedded local Ray; 0: in this process). options: any SearchConfig
-    field (population, islands, algorithm, cost, verify_below, address, ...).
+    field (population, islands, algorithm, cost, verify_below, address, platform, ...).
     The run is written to `out/name` (default name TARGET-seedN).
-    reals=True: reals mode (programs of + - * / judged as real-number functions by max
-    relative error, front members certified by interval arithmetic at the end; evo.reals).
+    reals=True: the reals platform (programs of + - * / judged as real-number functions by
+    max relative error, front members certified by interval arithmetic at the end).
     """
     if reals:
-        from .reals import REALS_OPS
-
-        options = {"ops": REALS_OPS} | options | {"dtype": "float64"}
+        options = options | {"platform": REALS.name}
     if isinstance(target, Target):
         t, target = target, target.expr if target.description == "custom" else target.name
         interval = interval or t.interval
@@ -87,36 +91,37 @@ def search(target: str | Target, interval: tuple[float, float] | str | None = No
         raise EvoError(f"unknown search option: {str(e).rsplit(' ', 1)[-1]}") from None
     default = f"{target if target.isidentifier() else 'custom'}-seed{seed}"
     store = RunStore.create(Path(out) / (name or default), config)
-    return run_search(store, config, progress=progress)
+    return run_search(store, config, t, progress=progress)
 
 
 def resume(path: str | Path, workers: int | None = None, address: str | None = None, progress: bool = True) -> Run:
     """Continue a run from its last checkpoint (after Ctrl-C, a kill or a crash).
     workers / address (or $RAY_ADDRESS) move it elsewhere, e.g. onto a cluster."""
-    store, config = RunStore.open(Path(path))
+    store, config = open_run(Path(path))
     checkpoint = store.load_checkpoint()
     moved = {k: v for k, v in (("workers", workers), ("address", address or os.environ.get("RAY_ADDRESS")))
              if v is not None}
     if moved:
         config = SearchConfig.from_dict(config.to_dict() | moved)
-    return run_search(store, config, checkpoint, progress=progress)
+    return run_search(store, config, checkpoint=checkpoint, progress=progress)
 
 
-def run_search(store: RunStore, config: SearchConfig, checkpoint: dict | None = None, progress: bool = True,
-               monitor: Callable[[Search], None] | None = None,
-               progress_bar: Callable[[str, int], Any] | None = None,
-               until: Callable[[Search], bool] | None = None, final_checks: bool = True) -> Run:
-    """Run (or continue) the search of a run directory to its end: evolve (until the
-    budget is spent or `until(search)` holds), re-time a measured cost, verify the front
-    (unless final_checks is False), plot. Ctrl-C checkpoints and returns (status interrupted)."""
-    from .monitor import Monitor
-    from .progress import progress_bar as default_bar
+def run_search(store: RunStore, config: SearchConfig, target: Target | None = None, checkpoint: dict | None = None,
+               progress: bool = True, monitor: Callable[[Search], None] | None = None,
+               until: Callable[[Search], bool] | None = None, finish: bool = True) -> Run:
+    """Run (or continue) the search of a run directory to its end: evolve (until the budget
+    is spent or `until(search)` holds), then the platform's finishing steps (re-time a
+    measured cost, verify or certify the front; none if finish is False), then the plots.
+    A finishing step that fails says so in one line and the others still run. Ctrl-C
+    checkpoints and returns (status interrupted). target: the config's, resolved (else here)."""
+    from .evolution.monitor import Monitor
 
+    t = target or get_target(config.target, config.interval)
     budget_text = f"{config.budget_seconds:g}s" if config.budget_seconds else f"{config.max_evals} evals"
     store.claim()
     try:
         try:
-            s, interrupted = _evolve(store, config, checkpoint,
+            s, interrupted = _evolve(store, config, t, checkpoint,
                                      Monitor(budget_text, enabled=progress and not monitor), monitor, until)
         except EvoError:
             if checkpoint is None:
@@ -124,48 +129,42 @@ def run_search(store: RunStore, config: SearchConfig, checkpoint: dict | None = 
             raise
         if not interrupted:
             try:
-                remeasure_front(s)
-                bar = progress_bar or ((lambda label, total: default_bar(label, total)) if progress else None)
-                if final_checks:
-                    s.verify_front(config.verify_below, bar)
-                    if config.reals:
-                        _certify_front(s, progress)
+                for step in (s.platform.finish if finish else ()):
+                    _finishing(step, lambda: STEPS[step](s, progress), store)
             except KeyboardInterrupt:
                 interrupted = True
             s.checkpoint()
         if interrupted:
             store.event("interrupted", evals=s.stats.evals, elapsed=s.elapsed)
         else:
+            _finishing("plots", lambda: write_plots(store.path), store)
             store.event("end", evals=s.stats.evals, elapsed=s.elapsed, cache_hits=s.stats.cache_hits,
                         fit_share=s.stats.fit_seconds / max(s.stats.eval_seconds, 1e-9))
-            from .plots import plot_run
-
-            plot_run(store.path)
     finally:
         store.close()
     return load_run(store.path)
 
 
-def _certify_front(s: Search, progress: bool) -> None:
-    """Reals mode: prove a bound on each front member's max relative error (evo.certify).
-    A failure to certify one member is recorded, never fatal to the run."""
-    from .certify import certify_front
-
+def _finishing(step: str, run: Callable[[], None], store: RunStore) -> None:
+    """One step at the end of a run: its failure is one line (and an event), never the run's."""
     try:
-        certify_front(s, progress)
+        run()
+    except KeyboardInterrupt:
+        raise
     except Exception as e:  # the run's results are kept whatever happens here
-        if s.store:
-            s.store.event("certify-error", error=f"{type(e).__name__}: {e}")
+        why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
+        store.event("step-failed", step=step, error=why)
+        print(f"evo: the {step} step failed ({why}); the run's results are kept", file=sys.stderr, flush=True)
 
 
-def _evolve(store: RunStore, config: SearchConfig, checkpoint: dict | None, live, monitor,
+def _evolve(store: RunStore, config: SearchConfig, target: Target, checkpoint: dict | None, live, monitor,
             until: Callable[[Search], bool] | None) -> tuple[Search, bool]:
     """The evolution itself, on its evaluator; (search, whether Ctrl-C stopped it)."""
-    evaluator = make_evaluator(config)
+    evaluator = make_evaluator(config, target)
     s: Search | None = None
     try:
         with live:
-            s = Search(config, evaluator, store, monitor or live)
+            s = Search(config, target, evaluator, store, monitor or live)
             if checkpoint:
                 s.restore(checkpoint)
                 store.event("resume", evals=s.stats.evals, elapsed=s.elapsed)
@@ -182,22 +181,22 @@ def _evolve(store: RunStore, config: SearchConfig, checkpoint: dict | None, live
         evaluator.close()
 
 
-def make_evaluator(config: SearchConfig):
+def make_evaluator(config: SearchConfig, target: Target):
     """In-process for workers=0, Ray actors otherwise."""
-    from .evaluators import LocalEvaluator
-    from .worker import spec_for
+    from .evolution.evaluators import LocalEvaluator
+    from .evolution.worker import EvalSpec
 
-    spec = spec_for(config)
+    spec = EvalSpec.of(config, target)
     if config.workers == 0 and not config.address:
         return LocalEvaluator(spec, batch_size=1 if not config.deterministic else config.batch_size)
-    from .distributed import RayEvaluator
+    from .evolution.distributed import RayEvaluator
 
     return RayEvaluator(spec, workers=config.workers, address=config.address, batch_size=config.batch_size)
 
 
 def load_run(path: str | Path) -> Run:
     """A run directory as a Run (its front, counters and status)."""
-    store, config = RunStore.open(Path(path))
+    store, config = open_run(Path(path))
     front = load_front(path)
     ck = store.path / "checkpoint.json"
     try:
@@ -208,68 +207,88 @@ def load_run(path: str | Path) -> Run:
 
 
 def verify(program: Program | Member, target: str | Target | None = None,
-           interval: tuple[float, float] | str | None = None,
+           interval: tuple[float, float] | str | None = None, full_range: bool = False,
            progress: Callable[[int, int], None] | None = None) -> Verification:
-    """Check a program on every float32 of the interval (a member: of its run's target)."""
+    """Check a float32 program on every float32 of the interval (a member: of its run's
+    target); full_range: its full-range C export on all 2^32 inputs."""
     p, t = _program_and_target(program, target, interval)
-    from .verify import verify_program
+    if not full_range:
+        return FLOAT32.verify(p, t, progress=progress)
+    with tempfile.TemporaryDirectory(prefix="evo-verify-") as tmp:
+        path = Path(tmp) / "full_range.c"
+        path.write_text(FLOAT32.export(p, t, "c", full_range=True, name="evo_full_range"))
+        return verify_c(path, "evo_full_range", t, full_range=True, progress=progress)
 
-    return verify_program(p, t, progress=progress)
+
+def verify_c(path: str | Path, symbol: str, target: str | Target, interval: tuple[float, float] | str | None = None,
+             full_range: bool = False, progress: Callable[[int, int], None] | None = None) -> Verification:
+    """Check `float symbol(float)` of a C file (gcc -O3 -march=native -std=c99) on every
+    float32 of the target's interval, or all 2^32 inputs; with its special-value table."""
+    from .verification.functions import check_function
+    from .verification.native import load_c
+
+    return check_function(load_c(path, symbol), _function_target(target, interval, full_range), full_range, progress)
+
+
+def verify_library(library: str, symbol: str, target: str | Target, interval: tuple[float, float] | str | None = None,
+                   full_range: bool = False, progress: Callable[[int, int], None] | None = None) -> Verification:
+    """Check a shared library's `float symbol(float)` (e.g. libm.so.6's expf) as verify_c does."""
+    from .verification.functions import check_function
+    from .verification.native import load_library
+
+    return check_function(load_library(library, symbol), _function_target(target, interval, full_range), full_range,
+                          progress)
+
+
+def _function_target(target: str | Target, interval: tuple[float, float] | str | None, full_range: bool) -> Target:
+    if full_range and interval is not None:
+        raise EvoError("{--full-range} checks every float32 input: leave out {--interval}")
+    return target if isinstance(target, Target) else get_target(target, interval)
+
+
+def certify(program: Program | Member, target: str | Target | None = None,
+            interval: tuple[float, float] | str | None = None, progress: Callable[[int, int], None] | None = None):
+    """Prove a bound on the max relative error of a reals-mode program's real-number function
+    on the whole interval (interval arithmetic): a Certificate (ok False says why not)."""
+    p, t = _program_and_target(program, target, interval)
+    from .reals.certify import certify as prove
+
+    return prove(p, t, progress=progress)
 
 
 def export(member: Program | Member, lang: str = "c", full_range: bool = False, *,
            target: str | Target | None = None, name: str | None = None, reals: bool | None = None) -> str:
     """Source code of a member (or a program, with its target) in C, JAX or NumPy,
-    with a header stating its accuracy and where it came from. reals: a reals-mode
-    program as float64 C or JAX with its certified bound (default: a member of a reals run)."""
-    from .export import export_source
-
+    with a header stating its accuracy and where it came from. A member is exported as
+    its run's platform writes it (a reals run's as float64 C or JAX with its certified
+    bound); reals=True exports a bare program so."""
     p, t = _program_and_target(member, target, None)
-    if reals is None:
-        reals = isinstance(member, Member) and (member.certified_max_rel is not None or _reals_run(member))
-    if reals:
-        from .export.reals import measured_provenance
-
-        source = (f"run {member.run}, member {member.id}" if member.run else f"member {member.id}") \
-            if isinstance(member, Member) else "a program given in Python"
-        prov = measured_provenance(p, t, source, member.certified_max_rel if isinstance(member, Member) else None)
-        return export_source(p, t, lang, full_range=full_range, name=name, provenance=prov)
-    prov = provenance(member) if isinstance(member, Member) else None
-    return export_source(p, t, lang, full_range=full_range, name=name, provenance=prov)
+    row = _platform_of(member, reals)
+    m = member if isinstance(member, Member) else None
+    source = (f"run {m.run}, member {m.id}" if m.run else f"member {m.id}") if m else "a program given in Python"
+    prov = row.provenance(p, t, source, member=m) if m or row.name != FLOAT32.name else None
+    return row.export(p, t, lang, full_range=full_range, name=name, provenance=prov)
 
 
-def _reals_run(m: Member) -> bool:
-    """Whether a member comes from a reals-mode run (its run's config says so)."""
-    if not m.run:
-        return False
-    try:
-        return RunStore.open(Path(m.run))[1].reals
-    except EvoError:
-        return False
-
-
-def provenance(m: Member, seed: int | None = None):
-    """What an export header says of a member: its exhaustive max where verified, else
-    its validation max (marked sampled), and where it came from."""
-    from .export import Provenance
-
-    if m.exhaustive is not None:
-        max_ulp, inputs, exact = m.exhaustive_max, m.exhaustive.get("inputs"), True
-    else:
-        v = m.validation
-        max_ulp, inputs, exact = (v.max, v.n or None, False) if v else (None, None, False)
-    source = f"run {m.run}, member {m.id}" if m.run else f"member {m.id}"
-    return Provenance(source=source, max_ulp=max_ulp, exhaustive=exact, inputs=inputs, run=m.run,
-                      member=str(m.id), seed=seed)
+def _platform_of(x: Program | Member, reals: bool | None) -> Platform:
+    """The platform a program is judged on: its run's for a member, else float32 (reals: reals)."""
+    if reals is not None:
+        return REALS if reals else FLOAT32
+    if isinstance(x, Member):
+        if x.platform is not None:
+            return x.platform
+        if x.certified_max_rel is not None:
+            return REALS
+    return FLOAT32
 
 
 def baselines(target: str | Target, degrees: Iterable[int] | str = range(2, 9), **options: Any) -> list:
     """Classical approximations (Taylor, minimax, Padé, rational minimax; Horner and fma
     forms) of `target`, as float32 programs scored on the validation sample."""
-    from .baselines import baselines as build, parse_degrees
+    from .classical.baselines import parse_degrees
 
     t = target if isinstance(target, Target) else get_target(target)
-    return build(t, parse_degrees(degrees) if isinstance(degrees, str) else degrees, **options)
+    return FLOAT32.baselines(t, degrees=parse_degrees(degrees) if isinstance(degrees, str) else degrees, **options)
 
 
 def _program_and_target(p: Program | Member, target: str | Target | None,
@@ -284,5 +303,5 @@ def _program_and_target(p: Program | Member, target: str | Target | None,
     return p, target if isinstance(target, Target) else get_target(target, interval)
 
 
-__all__ = ["Run", "search", "resume", "load_run", "verify", "export", "baselines", "Verification",
-           "make_evaluator", "run_search"]
+__all__ = ["Run", "search", "resume", "load_run", "verify", "verify_c", "verify_library", "certify", "export",
+           "baselines", "Verification", "make_evaluator", "run_search"]

@@ -15,7 +15,7 @@ import mpmath
 import numpy as np
 
 from evo.backends.gcc import build_so, gcc_path
-from evo.ir import Instr, Program
+from evo.core.ir import Instr, Program
 
 MIN_E = -126   # float32 exponent of the smallest normal
 MANT = 23      # float32 stored mantissa bits
@@ -127,3 +127,22 @@ def assert_user_error(r: subprocess.CompletedProcess, message: str) -> None:
     assert "Traceback" not in r.stderr
     assert r.stderr == f"evo: error: {message}\n", r.stderr   # exactly one line
     assert r.stdout == ""
+
+
+# -- building searches the way evo.api does (the target resolved once, handed down) -----------
+
+def spec_for(config):
+    """The EvalSpec of a config, its target resolved here."""
+    from evo.evolution.worker import EvalSpec
+    from targets import get_target
+
+    return EvalSpec.of(config, get_target(config.target, config.interval))
+
+
+def local_search(config, store=None, on_progress=None, evaluator=None):
+    """A Search of `config` evaluating in this process (or on `evaluator`)."""
+    from evo.evolution.evaluators import LocalEvaluator
+    from evo.evolution.loop import Search
+
+    spec = spec_for(config)
+    return Search(config, spec.target, evaluator or LocalEvaluator(spec), store, on_progress)

@@ -14,15 +14,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import horner, lsq_exp2_coeffs, same_f32
 
-from evo.backends import BACKENDS, REGISTRY, CompileError, LoweringError, probe, run_backend, structure_key
+from evo.backends import (
+    BACKENDS,
+    REGISTRY,
+    CompileError,
+    LoweringError,
+    probe,
+    run_backend,
+    structure_key,
+)
 from evo.backends import gcc as gccb
 from evo.backends import llvm as llvmb
 from evo.backends import timing as T
 from evo.backends import xla as xlab
 from evo.backends.findings import SPECIALS
 from evo.cli import main
-from evo.interp import evaluate
-from evo.ir import CONST, X, Instr, Program, dumps
+from evo.core.interp import evaluate
+from evo.core.ir import CONST, Instr, Program, X, dumps
 from primitives import OPS
 
 N_INPUTS = 48  # fixed length: one XLA compile per program structure, not per input size
@@ -211,7 +219,7 @@ def test_unknown_backend_is_a_user_error() -> None:
 # -- the backend table -------------------------------------------------------------
 
 def test_config_choices_are_read_off_the_table() -> None:
-    from evo.config import COSTS, SEMANTICS
+    from evo.evolution.config import COSTS, SEMANTICS
 
     assert BACKENDS == ("interp", "llvm", "xla", "xla-exact", "gcc")
     assert set(COSTS) == {"ops", "xla", "llvm"} and COSTS[0] == "ops"
@@ -245,8 +253,8 @@ def test_backends_import_jax_only_when_used() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np; import evo.config; from evo.backends import run_backend; "
-            "from evo.ir import Program; run_backend(Program.identity(), np.ones(4, np.float32), 'llvm'); "
+    code = ("import sys, numpy as np; import evo.evolution.config; from evo.backends import run_backend; "
+            "from evo.core.ir import Program; run_backend(Program.identity(), np.ones(4, np.float32), 'llvm'); "
             "print('jax' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr

@@ -6,11 +6,12 @@ import json
 import subprocess
 
 import pytest
-
-from evo.ir import dumps
-from evo.scoring import Scorer
-from targets import TARGETS, get_target
 from support import assert_user_error
+
+from evo.core.ir import dumps
+from evo.core.scoring import Scorer
+from evo.platforms import FLOAT32, REALS
+from targets import TARGETS, get_target
 
 KNOWN_OPS = "add, sub, mul, div, fma, neg, sqrt"
 KNOWN_TARGETS = "exp2, exp, log2, log, erf; or an expression in x with --interval A,B"
@@ -115,7 +116,7 @@ def test_score_json(evo_cmd, program_file, exp2_fma6):
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     d = json.loads(r.stdout)
-    st = Scorer(TARGETS["exp2"]).score(exp2_fma6)
+    st = Scorer(TARGETS["exp2"], FLOAT32).score(exp2_fma6)
     assert {"max_ulp", "mean_ulp", "argmax"} <= d.keys()
     assert (d["max_ulp"], d["mean_ulp"], d["argmax"], d["inputs"]) == (st.max, st.mean, st.argmax, st.n)
     assert d["ops"] == 6 and d["exhaustive"] is False and d["metric"] == "ulp" and d["dtype"] == "float32"
@@ -127,11 +128,11 @@ def test_score_json_modes(evo, program_file, exp2_fma6):
             "--fixed-ulp", "0.75", "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    st = Scorer(get_target("exp2(x) + x", (0, 0.5)), metric="fixed", fixed_ref=0.75, seed=4).score(exp2_fma6)
+    st = Scorer(get_target("exp2(x) + x", (0, 0.5)), FLOAT32, metric="fixed", fixed_ref=0.75, seed=4).score(exp2_fma6)
     assert (d["max_ulp"], d["argmax"], d["metric"]) == (st.max, st.argmax, "fixed")
     r = evo("score", program_file, "-t", "exp2", "--dtype", "float64", "--json")
     d = json.loads(r.stdout)
-    st = Scorer(TARGETS["exp2"], dtype="float64").score(exp2_fma6)
+    st = Scorer(TARGETS["exp2"], REALS).score(exp2_fma6)
     assert (d["max_rel"], d["argmax"], d["metric"]) == (st.max, st.argmax, "relative")
 
 
@@ -172,3 +173,59 @@ def test_help_and_version(evo_cmd):
     assert r.returncode == 0 and "score" in r.stdout and "verify" in r.stdout
     r = run(evo_cmd, "--version")
     assert r.returncode == 0 and r.stdout.startswith("evo, version ")
+
+
+# What a command-line default may be instead of SearchConfig's, and why.
+CLI_OWN_DEFAULTS = {
+    "target": "an argument the user gives (SearchConfig's default target serves the Python API)",
+    "workers": "the command and evo.search default to all cores on Ray; the dataclass to in-process",
+    "op_cost": "text parsed into cost_weights (no text: no weights, as the dataclass's ())",
+}
+CLI_TO_CONFIG = {"evals": "max_evals", "budget": "budget_seconds", "op_cost": "cost_weights"}
+
+
+def test_search_command_defaults_are_the_configs():
+    """`evo search` repeats no default: each option that is a SearchConfig field defaults to it."""
+    import dataclasses
+
+    import click
+
+    from evo.cli.search import search
+    from evo.evolution.config import SearchConfig
+
+    fields = {f.name: f for f in dataclasses.fields(SearchConfig)}
+    ctx = click.Context(search)
+    checked = 0
+    for param in search.params:
+        name = CLI_TO_CONFIG.get(param.name, param.name)
+        if name not in fields or param.name in CLI_OWN_DEFAULTS:
+            continue
+        default = param.get_default(ctx)
+        default = None if default is getattr(click.core, "UNSET", object()) else default  # click 8.2: no default
+        assert default == fields[name].default, f"--{param.name} defaults to {default!r}, " \
+                                                f"SearchConfig.{name} to {fields[name].default!r}"
+        checked += 1
+    assert checked >= 14
+
+
+def test_front_table_fits_80_columns_and_shows_a_member_whole(evo_cmd, tmp_path):
+    """`evo front RUN | cat`: one line per member in the table, expressions below it cut to
+    the width with the id to see one whole (`--id`)."""
+    import evo
+
+    run = evo.search("exp2", budget=None, max_evals=300, workers=0, out=tmp_path, name="w", progress=False,
+                     verify_below=0)
+    long = max(run.front, key=lambda m: len(m.expression))
+    r = subprocess.run([*evo_cmd, "front", str(run.path), "--no-baselines"], capture_output=True, text=True,
+                       timeout=120, env={**__import__("os").environ, "COLUMNS": "80"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines[:-1]) <= 80
+    table = [line for line in lines if line.startswith("│")]
+    assert len(table) == len(run.front) and sum(line.startswith("┃") for line in lines) == 1  # a header, a row each
+    assert f"  #{long.id}: " in r.stdout
+    if len(long.expression) > 80 - len(f"  #{long.id}: "):
+        assert "--id ID shows one whole" in r.stdout and long.expression not in r.stdout
+    one = subprocess.run([*evo_cmd, "front", str(run.path), "--id", str(long.id)], capture_output=True, text=True,
+                         timeout=120)
+    assert one.returncode == 0 and f"expression  {long.expression}" in one.stdout

@@ -25,7 +25,7 @@ import pytest
 
 from evo.dashboard.bench import start, write_synthetic_run
 from evo.dashboard.summary import EventSummary
-from evo.dashboard.tail import EventTail
+from evo.runs.events import EventTail
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 BUDGET = "15s"  # a time budget: long enough to watch it live on any machine
@@ -314,7 +314,7 @@ def test_member_page_data(served) -> None:
 
 def _live(program: dict) -> list[dict]:
     """The instructions of a program record that the output depends on."""
-    from evo.ir import from_dict, reachable, to_dict
+    from evo.core.ir import from_dict, reachable, to_dict
 
     p = from_dict(program)
     return [to_dict(p)["instrs"][i] for i, keep in enumerate(reachable(p)) if keep]

@@ -18,18 +18,23 @@ import pytest
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
+from support import spec_for  # noqa: E402
 
 import evo  # noqa: E402
-from evo.config import SearchConfig  # noqa: E402
-from evo.distributed import PER_WORKER, RayEvaluator, check_versions, fingerprint  # noqa: E402
+from evo.core.ir import Program, to_dict  # noqa: E402
+from evo.core.pareto import dominates  # noqa: E402
 from evo.errors import EvoError  # noqa: E402
-from evo.evaluators import LocalEvaluator  # noqa: E402
-from evo.ir import Program, to_dict  # noqa: E402
-from evo.pareto import dominates  # noqa: E402
-from evo.evolution import Search
-from evo.worker import spec_for  # noqa: E402
-from evo.store import RunStore  # noqa: E402
-from evo.worker import Task  # noqa: E402
+from evo.evolution.config import SearchConfig  # noqa: E402
+from evo.evolution.distributed import (  # noqa: E402
+    PER_WORKER,
+    RayEvaluator,
+    check_versions,
+    fingerprint,
+)
+from evo.evolution.evaluators import LocalEvaluator  # noqa: E402
+from evo.evolution.loop import Search
+from evo.evolution.worker import Task  # noqa: E402
+from evo.runs.store import RunStore  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +52,7 @@ def cluster():
 
 def run_search(config: SearchConfig, evaluator, path: Path | None = None, on_progress=None) -> Search:
     store = RunStore.create(path, config) if path else None
-    s = Search(config, evaluator, store, on_progress)
+    s = Search(config, evaluator.spec.target, evaluator, store, on_progress)
     try:
         s.run()
     finally:
@@ -119,7 +124,7 @@ def test_killed_worker_process_loses_no_result(cluster, tmp_path):
             killed.update(busy[0], at=s.stats.evals, before={w["name"] for w in ev.worker_info()})
 
     store = RunStore.create(tmp_path / "c", config)
-    s = Search(config, ev, store, kill_one)
+    s = Search(config, ev.spec.target, ev, store, kill_one)
     try:
         s.run()
         store.close()
@@ -261,7 +266,7 @@ def test_version_check_compares_version_and_source():
 
 def test_version_mismatch_is_detected_at_start(cluster, monkeypatch):
     # The driver believes it runs another evo; the actors (other processes) report the real one.
-    import evo.distributed as dist
+    import evo.evolution.distributed as dist
 
     real = fingerprint()
     monkeypatch.setattr(dist, "fingerprint", lambda: {**real, "version": "9.9.9"})
@@ -278,13 +283,14 @@ def test_checker_holds_a_finished_check_until_it_is_taken(cluster, kind):
     """busy() stays true until done() has taken the check: a check that finished between the
     loop's done() and its next submit() crashed `evo search exp2 --budget 3m` on Ray
     ("one check at a time") and, in the thread checker, was silently replaced."""
-    from evo.checks import ThreadChecker
-    from evo.distributed import RayChecker
-    from evo.ir import CONST, X, Instr
+    from evo.core.ir import CONST, Instr, X
+    from evo.evolution.checks import ThreadChecker
+    from evo.evolution.distributed import RayChecker
+    from evo.platforms import FLOAT32
     from targets import get_target
 
     target = get_target("exp2", (0.0, 2.0 ** -10))  # a small interval: the check takes milliseconds
-    checker = ThreadChecker(target) if kind == "thread" else RayChecker(target)
+    checker = ThreadChecker(target, FLOAT32) if kind == "thread" else RayChecker(target, FLOAT32)
     p = Program((Instr(X), Instr(CONST, value=1.0), Instr("add", (0, 1))), 2)
     try:
         assert not checker.busy()

@@ -17,17 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import assert_user_error
 
 from evo.backends.gcc import gcc_path, run_gcc
-from evo.export import export_source
-from evo.export.native import load_c, load_library
-from evo.fullrange import WRAPPERS, expected, special_inputs
-from evo.interp import evaluate
-from evo.ir import Instr, Program, dumps, to_dict
+from evo.codegen import export_source
+from evo.codegen.fullrange import WRAPPERS, expected, special_inputs
+from evo.core.interp import evaluate
+from evo.core.ir import Instr, Program, dumps, to_dict
+from evo.verification.native import load_c, load_library
 from primitives import OPS
 from primitives.float32 import f32_range, from_ordinal
 from targets import get_target
-from support import assert_user_error
 
 needs_gcc = pytest.mark.skipif(gcc_path() is None, reason="gcc not installed")
 WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
@@ -82,7 +82,7 @@ def kernel(name: str) -> Program:
     """KERNELS[name]; for the [sqrt(1/2), sqrt 2] log wrappers, the stand-in kernels kept in
     bench/kernels (hand-structured polynomials fitted by evo, read as runs)."""
     if name.endswith("-sqrt2"):
-        from evo.runs import load_front
+        from evo.runs.front import load_front
 
         return load_front(STANDINS / f"{name.removesuffix('-sqrt2')}-standin-sqrt2")[0].program
     return poly(**KERNELS[name])
@@ -92,7 +92,7 @@ def tgt(name: str):
     """The target of a KERNELS / WRAPPERS key ("exp2-sym": exp2 on [-0.5, 0.5]; "log2-sqrt2":
     log2 on [sqrt(1/2), sqrt 2])."""
     if name.endswith("-sqrt2"):
-        from evo.fullrange import SQRT2_INTERVAL
+        from evo.codegen.fullrange import SQRT2_INTERVAL
 
         return get_target(name.removesuffix("-sqrt2"), SQRT2_INTERVAL)
     return get_target("exp2", (-0.5, 0.5)) if name == "exp2-sym" else get_target(name)
@@ -160,7 +160,7 @@ def gcc(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 def ulp_error(y: np.ndarray, x: np.ndarray, target) -> np.ndarray:
     """ULP error against the float64 reference; results beyond float32 range are +-inf."""
-    from evo.verify import _error_ulp
+    from evo.verification.yardstick import _error_ulp
 
     with np.errstate(all="ignore"):
         ref = target.f64(x.astype(np.float64))
@@ -201,7 +201,7 @@ def test_c_compiles_cleanly(tmp_path, name, full):
 def test_c_export_kernel_is_the_shared_c_lowering():
     """The exported kernel is evo.backends.c's, the code the gcc backend compiles too."""
     from evo.backends.c import c_function
-    from evo.export.code import prepared
+    from evo.codegen.code import prepared
 
     p = kernel("exp2")
     assert c_function(prepared(p), "k_kernel", static=True) in export_source(p, get_target("exp2"), "c", name="k")
@@ -322,6 +322,7 @@ def test_jax_exact_rounding_survives_gpu_simplification(jax_modules, case):
     """No float64 -> float32 -> float64 round trip in the exported module or evo's exact XLA
     lowering (on an H200 such a module differed from the interpreter by 1 ULP on 0.1% of inputs)."""
     import jax
+
     from evo.backends.xla import jax_function
 
     mod, p, t = jax_modules[case]
@@ -462,7 +463,7 @@ def test_full_range_without_wrapper_is_an_error():
 @pytest.mark.parametrize("lang", ["c", "numpy", "jax"])
 def test_header(lang):
     from evo import __version__
-    from evo.export import Provenance
+    from evo.codegen import Provenance
 
     prov = Provenance("run runs/r1, member abc", max_ulp=0.87, exhaustive=True, inputs=1065353217, run="runs/r1",
                       member="abc", seed=42)
@@ -493,7 +494,7 @@ def run_dir(tmp_path):
 @needs_gcc
 def test_cli_export_from_run(evo, run_dir, tmp_path):
     out = tmp_path / "e.c"
-    r = evo("export", run_dir, "--id", "a1b", "--lang", "c", "--full-range", "--name", "my_exp2f", "-o", out)
+    r = evo("export", run_dir, "--id", "a1b2c3", "--lang", "c", "--full-range", "--name", "my_exp2f", "-o", out)
     assert r.returncode == 0, r.stderr
     text = out.read_text()
     assert "member a1b2c3" in text and "seed 1234" in text and "0.8737 ULP, verified exhaustively" in text
@@ -513,6 +514,9 @@ def test_cli_export_errors(evo, run_dir, tmp_path):
     f = write(tmp_path, dumps(kernel("exp2")), "p.json")
     assert_user_error(evo("export", run_dir, "--id", "zzz", "--lang", "c"),
                       f"unknown id 'zzz' in run {run_dir} (front ids: a1b2c3)")
+    # an id is matched exactly: a prefix of one is not a member (it once exported the member it began)
+    assert_user_error(evo("export", run_dir, "--id", "a1b", "--lang", "c"),
+                      f"unknown id 'a1b' in run {run_dir} (front ids: a1b2c3)")
     assert_user_error(evo("export", run_dir, "--lang", "c"), f"{run_dir} is a run: choose a front member with --id K")
     assert_user_error(evo("export", f, "--target", "erf", "--lang", "c", "--full-range"),
                       "target 'erf' has no full-range wrapper (wrappers exist for exp2, exp, log2, log)")
@@ -562,7 +566,7 @@ def test_native_library_function_matches_numpy():
 
 
 def test_special_value_table_reports_differences():
-    from evo.commands.verify import special_table
+    from evo.verification.functions import special_table
 
     t = get_target("exp")
     rows = special_table(lambda x: np.ones_like(x), t, np.array([0.0, np.inf, np.nan], np.float32))

@@ -9,17 +9,17 @@ import re
 import mpmath
 import numpy as np
 import pytest
-
-from evo import fastverify as fv
-from evo import reference as ref
-from evo.backends.llvm import compile_kernel, vector_width
-from evo.errors import EvoError
-from evo.interp import evaluate
-from evo.ir import Instr, Program
-from evo.scoring import error_ulp
-from evo.verify import exhaustive, verify_program_numpy
-from primitives.float32 import from_ordinal, to_ordinal
 from support import horner
+
+from evo.backends.llvm import compile_kernel, vector_width
+from evo.core.interp import evaluate
+from evo.core.ir import Instr, Program
+from evo.core.scoring import error_ulp
+from evo.errors import EvoError
+from evo.verification import fused as fv
+from evo.verification import reference as ref
+from evo.verification.yardstick import exhaustive, verify_program_numpy
+from primitives.float32 import from_ordinal, to_ordinal
 from targets import TARGETS, get_target
 
 F32 = np.float32
@@ -247,8 +247,9 @@ def test_midpoint_decided_by_mpmath():
     import json
     from pathlib import Path
 
-    from evo.ir import from_dict
     from support import mp_round_f32
+
+    from evo.core.ir import from_dict
 
     front = json.loads((Path(__file__).parents[1] / "bench/kernels/exp2-sym-6ops/front.json").read_text())
     p = from_dict(front["members"][0]["program"])

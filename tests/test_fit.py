@@ -4,17 +4,20 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 import pytest
-
-from evo.fit import FitConfig, fit, forward
-from evo.interp import evaluate
-from evo.ir import Instr, Program
-from evo.scoring import Scorer, ulp32
-from targets import get_target
 from support import horner
+
+from evo.core.interp import evaluate
+from evo.core.ir import Instr, Program
+from evo.core.scoring import Scorer, ulp32
+from evo.fit.config import FitConfig
+from evo.fit.float32 import fit
+from evo.fit.lm import forward
+from evo.platforms import FLOAT32
+from targets import get_target
 
 
 def _fit(p: Program, target: str = "exp2", cfg: FitConfig = FitConfig()):
-    s = Scorer(get_target(target))
+    s = Scorer(get_target(target), FLOAT32)
     tr = s.train
     return s, fit(p, tr.x, tr.hi, tr.lo, 1.0 / ulp32(tr.hi, tr.lo), lambda y, i: s.errors(y, tr.subset(i)), cfg=cfg)
 
@@ -41,7 +44,7 @@ def test_fit_recovers_a_polynomial_exactly():
     # The target is itself a cubic with float32 coefficients: fitting from a poor start
     # must find them (float32 evaluation still rounds, so compare with their own error).
     coeffs = [1.0, 0.5, 0.25, 0.125]
-    s = Scorer(get_target("1 + x*(0.5 + x*(0.25 + x*0.125))", (0.0, 1.0)))
+    s = Scorer(get_target("1 + x*(0.5 + x*(0.25 + x*0.125))", (0.0, 1.0)), FLOAT32)
     start = horner([0.9, 0.1, 0.1, 0.1], use_fma=True)
     tr = s.train
     fitted, err = fit(start, tr.x, tr.hi, tr.lo, 1.0 / ulp32(tr.hi, tr.lo), lambda y, i: s.errors(y, tr.subset(i)))
@@ -83,14 +86,14 @@ def test_rounding_one_constant_at_a_time_takes_erf_under_one_ulp():
     # fitted coefficients at once costs a quarter ULP (the x^2 coefficient's half-ULP is
     # a quarter of the output's near x = 1): 1.167 ULP over all floats in [0, 1]. Rounding
     # one at a time, re-fitting the rest, absorbs it: 0.991 ULP, exhaustively.
-    from evo.ir import Builder
-    from evo.verify import verify_program
+    from evo.core.ir import Builder
+    from evo.verification.fused import verify_program
 
     p64 = [0.12837916564, -0.37612638, 0.11283603, -0.0268544, 0.0051892, -0.00080179, 7.8745e-05]
     b = Builder()
     u = b.emit("mul", 0, 0)
     p = b.program(b.emit("fma", 0, b.horner(p64, u), 0))
-    s = Scorer(get_target("erf"))
+    s = Scorer(get_target("erf"), FLOAT32)
     tr = s.train
     errors = lambda y, i: s.errors(y, tr.subset(i))  # noqa: E731
     at_once, _ = fit(p, tr.x, tr.hi, tr.lo, 1.0 / ulp32(tr.hi, tr.lo), errors,

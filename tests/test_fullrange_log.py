@@ -22,19 +22,20 @@ from pathlib import Path
 import mpmath
 import numpy as np
 import pytest
+from support import mp_round_f32, same_f32
 
 from evo.backends.gcc import gcc_path, run_gcc
+from evo.codegen import export_source
+from evo.codegen.fullrange import SQRT2_INTERVAL, WRAPPERS, special_inputs, wrapper_for
+from evo.core.interp import evaluate
+from evo.core.ir import Program
 from evo.errors import EvoError
-from evo.export import export_source
-from evo.export.native import load_c
-from evo.fullrange import SQRT2_INTERVAL, WRAPPERS, special_inputs, wrapper_for
-from evo.interp import evaluate
-from evo.ir import Program
-from evo.runs import load_front
-from evo.verify import exhaustive, verify_program
+from evo.runs.front import load_front
+from evo.verification.fused import verify_program
+from evo.verification.native import load_c
+from evo.verification.yardstick import exhaustive
 from primitives.float32 import f32_range, from_ordinal, to_ordinal
 from targets import get_target
-from support import mp_round_f32, same_f32
 
 needs_gcc = pytest.mark.skipif(gcc_path() is None, reason="gcc not installed")
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,12 +9,24 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from evo.errors import ProgramError
-from evo.interp import evaluate
-from evo.ir import Instr, Program, canonical, dumps, fold, from_dict, loads, prune, render, simplify, to_dict
-from primitives import OPS
 from support import horner, same_f32
+
+from evo.core.interp import evaluate
+from evo.core.ir import (
+    Instr,
+    Program,
+    canonical,
+    dumps,
+    fold,
+    from_dict,
+    loads,
+    prune,
+    render,
+    simplify,
+    to_dict,
+)
+from evo.errors import ProgramError
+from primitives import OPS
 
 F32 = np.float32
 KNOWN = "add, sub, mul, div, fma, neg, sqrt"

@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evo.ir import Program, simplify
-from evo.mutate import MUTATIONS, MutationConfig, mutate, probe_key
+from evo.core.ir import Program, simplify
+from evo.evolution.mutate import MUTATIONS, MutationConfig, mutate, probe_key
+
+PROBE = np.linspace(0.0, 1.0, 13).astype(np.float32)  # a few inputs of [0, 1], in the platform's dtype
 from support import horner
 
 
@@ -16,7 +18,7 @@ def _grow(seed: int, steps: int) -> Program:
     cfg = MutationConfig()
     p = Program.identity()
     for _ in range(steps):
-        child, _ = mutate(p, cfg, rng)
+        child, _ = mutate(p, cfg, rng, PROBE)
         if child.n_ops <= 12:
             p = child
     return p
@@ -28,11 +30,11 @@ def test_mutate_gives_valid_simplified_changed_children(seed, steps):
     rng = np.random.default_rng(seed)
     cfg = MutationConfig(max_ops=12)
     parent = _grow(seed, steps)
-    child, how = mutate(parent, cfg, rng)
+    child, how = mutate(parent, cfg, rng, PROBE)
     assert how in MUTATIONS
     assert child == simplify(child)               # canonical and folded
     assert child.n_ops <= cfg.max_ops
-    assert probe_key(child) != probe_key(parent)  # the function really changed
+    assert probe_key(child, PROBE) != probe_key(parent, PROBE)  # the function really changed
     assert child.x_dependent()[child.output]      # never a constant
 
 
@@ -46,7 +48,7 @@ def test_each_mutation_applies_to_a_horner_program(name):
 
 
 def test_structural_moves_make_the_forms_classical_kernels_have():
-    from evo.ir import render
+    from evo.core.ir import render
 
     rng = np.random.default_rng(0)
     p = horner([0.0, 1.44, -0.72, 0.48], use_fma=True)
@@ -56,7 +58,7 @@ def test_structural_moves_make_the_forms_classical_kernels_have():
     assert any(s.startswith("t1 = x - 1;") and "x" not in s.split(";", 1)[1] for s in subs)
     assert any(s.startswith("t1 = x * x;") and "x" not in s.split(";", 1)[1] for s in subs)
     # substitute x -> x*x, then factor by x: x * q(x*x), an odd function
-    from evo.interp import evaluate
+    from evo.core.interp import evaluate
 
     x = np.linspace(-1, 1, 9).astype(np.float32)
     odd = 0
@@ -69,7 +71,7 @@ def test_structural_moves_make_the_forms_classical_kernels_have():
 
 def test_reals_substitution_is_x_plus_c_over_x():
     """Reals mode's change of variable: the child computes the parent at u = x + c/x."""
-    from evo.interp import evaluate
+    from evo.core.interp import evaluate
 
     rng = np.random.default_rng(3)
     p = horner([0.5, 1.25, -0.75], use_fma=False)
@@ -84,7 +86,7 @@ def test_reals_substitution_is_x_plus_c_over_x():
 
 
 def test_graft_copies_a_subgraph_of_the_donor():
-    from evo.interp import evaluate
+    from evo.core.interp import evaluate
 
     p = horner([1.0, 0.5], use_fma=True)       # fma(x, 0.5, 1)
     donor = horner([0.25, 0.0, 3.0], use_fma=True)  # 3x^2 + 0.25 by fma
@@ -105,7 +107,7 @@ def test_insert_on_the_output_edge_can_grow_horner_by_one_degree():
 
 
 def test_mutation_is_reproducible_from_the_seed():
-    a = [mutate(_grow(3, 10), MutationConfig(), np.random.default_rng(7))[0] for _ in range(2)]
+    a = [mutate(_grow(3, 10), MutationConfig(), np.random.default_rng(7), PROBE)[0] for _ in range(2)]
     assert a[0] == a[1]
 
 
@@ -126,7 +128,7 @@ def _horner_rewrites(p: Program, cfg: MutationConfig, tries: int = 100) -> list[
 
 def _largest_gap(qs: list[Program], p: Program, x: np.ndarray) -> float:
     """How far the rewrites' real-number functions stray from p's on x."""
-    from evo.interp import evaluate
+    from evo.core.interp import evaluate
 
     return max(float(np.max(np.abs(evaluate(q, x, np.float64) - evaluate(p, x, np.float64)))) for q in qs)
 
@@ -134,7 +136,7 @@ def _largest_gap(qs: list[Program], p: Program, x: np.ndarray) -> float:
 def test_horner_rewrites_a_product_as_a_chain_of_fmas_of_the_same_function():
     import re
 
-    from evo.ir import CONST, X, Instr, render
+    from evo.core.ir import CONST, Instr, X, render
 
     # (1 + 0.5x) * (1 + 0.7x + 0.3x^2): 4 ops, a cubic
     p = Program((Instr(X), Instr(CONST, (), 0.5), Instr(CONST, (), 1.0), Instr("fma", (0, 1, 2)),
@@ -151,7 +153,7 @@ def test_horner_rewrites_a_product_as_a_chain_of_fmas_of_the_same_function():
 
 
 def test_horner_gives_odd_functions_the_split_odd_form():
-    from evo.ir import render
+    from evo.core.ir import render
 
     p = horner([0.0, 1.0, 0.0, 0.2, 0.0, 0.05], use_fma=True)   # x + 0.2x^3 + 0.05x^5, 5 fmas
     found = _horner_rewrites(p, MutationConfig(interval=(0.0, 1.0), shift=0.5))
@@ -161,7 +163,7 @@ def test_horner_gives_odd_functions_the_split_odd_form():
 
 
 def test_horner_gives_the_exact_leading_term_form_v_plus_v_times_p():
-    from evo.ir import render
+    from evo.core.ir import render
 
     p = horner([0.0, 1.0, 0.0, 0.2, 0.0, 0.05], use_fma=True)   # x + 0.2x^3 + 0.05x^5, 5 fmas
     found = _horner_rewrites(p, MutationConfig(interval=(0.0, 1.0)))

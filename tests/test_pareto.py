@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evo.pareto import best_index, crowding, dominates, front_indices, ranks
+from evo.core.pareto import best_index, crowding, dominates, front_indices, ranks
 
 points = st.lists(st.tuples(st.sampled_from([0.5, 1.0, 2.0, 8.0, float("inf")]), st.integers(0, 6).map(float)),
                   min_size=1, max_size=30)

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import inspect
-import zlib
 import string
 import warnings
+import zlib
 
 import mpmath
 import numpy as np
 import pytest
+from support import compile_c, f32_ptr, mp_round_f32, same_f32
 
 from primitives import DEFAULT_SEARCH_OPS, OPS, fma32, get_op
 from primitives.float32 import f32_range, from_ordinal, to_ordinal
-from support import compile_c, f32_ptr, mp_round_f32, same_f32
 
 F32 = np.float32
 RNG_SEED = 20240601
@@ -358,8 +358,8 @@ def test_c_template_bit_exact(op, c_ops):
 def test_llvm_emitter_bit_exact(op):
     """Each row's llvmlite emitter, in a JIT kernel, agrees with the float32 row bit for bit."""
     from evo.backends.llvm import compile_kernel
-    from evo.interp import evaluate
-    from evo.ir import Instr, Program
+    from evo.core.interp import evaluate
+    from evo.core.ir import Instr, Program
 
     # op(x, c1, c2...) so that a one-input kernel exercises every argument
     consts = [1.3125, -0.7109375][: op.arity - 1]

@@ -8,12 +8,15 @@ import mpmath
 import numpy as np
 import pytest
 
-from evo.certify import certify
-from evo.fit import FitConfig, fit_reals
-from evo.ir import Instr, Program, to_dict
-from evo.member import Member
-from evo.reals import digits, evaluate_dd, relative_errors
-from evo.scoring import ErrorStats, Scorer
+from evo.core.doubledouble import evaluate_dd, relative_errors
+from evo.core.ir import Instr, Program, to_dict
+from evo.core.numbers import digits
+from evo.core.scoring import ErrorStats, Scorer
+from evo.fit.config import FitConfig
+from evo.fit.reals import fit_reals
+from evo.platforms import REALS
+from evo.reals.certify import certify
+from evo.runs.member import Member
 from targets import get_target
 
 L = math.log(2) / 8
@@ -48,7 +51,7 @@ def test_double_double_matches_mpmath_where_float64_does_not():
     with mpmath.workprec(200):
         exact = [mp_value(p, float(v)) for v in x]
         dd_err = max(abs((mpmath.mpf(h) + mpmath.mpf(l)) - e) / e for h, l, e in zip(hi, lo, exact))
-        from evo.interp import evaluate
+        from evo.core.interp import evaluate
 
         f64 = evaluate(p, x, np.float64)
         f64_err = max(abs(mpmath.mpf(float(h)) - e) / e for h, e in zip(f64, exact))
@@ -70,13 +73,13 @@ def test_removable_singularity_takes_ieee_values():
 
 def test_fit_reaches_the_minimax_of_pade_and_squaring():
     t = get_target("exp2")
-    tr = Scorer(t, "float64").train
+    tr = Scorer(t, REALS).train
     start = pade_squared(12 / L ** 2 * 1.1, 6 / L * 0.9)
     fitted, err = fit_reals(start, tr.x, tr.hi, tr.lo, FitConfig())
     # Padé's own constants give 5.43e-8; the minimax of this form is 3.39e-9 (equioscillating)
     assert relative_errors(pade_squared(), tr.x, tr.hi, tr.lo).max() == pytest.approx(5.43e-8, rel=1e-2)
     assert err.max() == pytest.approx(3.391e-9, rel=2e-3)
-    assert Scorer(t, "float64").score(fitted).max == pytest.approx(err.max(), rel=2e-3)
+    assert Scorer(t, REALS).score(fitted).max == pytest.approx(err.max(), rel=2e-3)
 
 
 def paper_form(c1: float, c2: float, c3: float, c4: float, c5: float) -> Program:
@@ -92,7 +95,7 @@ def test_fit_runs_least_squares_to_convergence():
     its long valley at 10.5 digits; run to convergence (MINPACK, ~900 steps) and finished by
     the LP it certifies above 14 digits (the paper: 14.3 for its interval)."""
     t = get_target("exp2")
-    tr = Scorer(t, "float64").train
+    tr = Scorer(t, REALS).train
     start = paper_form(1.70818e4, -263.6335, 6085.485, 527.2671, -1.0)
     quick = fit_reals(start, tr.x, tr.hi, tr.lo, FitConfig(reals_restarts=0, reals_lm_evals=0))[1].max()
     # Only under reals_lm_below (a search sets it per child from its front):
@@ -107,7 +110,7 @@ def test_fit_runs_least_squares_to_convergence():
 def test_fit_keeps_the_value_at_a_singular_point():
     """c / x at x = 0 has no float64 Jacobian there: the fit must still match f(0)."""
     t = get_target("exp2")
-    tr = Scorer(t, "float64").train
+    tr = Scorer(t, REALS).train
     assert tr.x[0] == 0.0
     p = Program((Instr("x"), Instr("const", (), 2.0), Instr("div", (1, 0)), Instr("add", (2, 0)),
                  Instr("const", (), 1.5), Instr("div", (4, 3)), Instr("const", (), 1.2), Instr("add", (5, 6))), 7)
@@ -185,11 +188,11 @@ def test_digits():
 
 def test_member_keeps_its_certified_bound():
     m = Member(7, pade_squared(), 9.0, ErrorStats(3.4e-9, 1e-9, 0.8, 100), certified_max_rel=3.56e-9)
-    d = m.to_dict("rel")
+    d = m.to_dict(REALS)
     assert d["certified_max_rel"] == 3.56e-9 and d["certified_digits"] == pytest.approx(8.449, abs=1e-3)
     back = Member.from_dict(json.loads(json.dumps(d)))
     assert back.certified_max_rel == 3.56e-9
-    assert Member.from_dict(Member(8, pade_squared(), 9.0, ErrorStats(1, 1, 0, 1)).to_dict()).certified_max_rel is None
+    assert Member.from_dict(Member(8, pade_squared(), 9.0, ErrorStats(1, 1, 0, 1)).to_dict(REALS)).certified_max_rel is None
 
 
 def test_verify_reals_cli(tmp_path, capsys):
@@ -216,7 +219,8 @@ def test_verify_reals_cli(tmp_path, capsys):
 
 
 def test_reals_baselines_are_the_real_optimum_with_known_figures():
-    from evo.baselines import approximation, best_per_ops, reals_baselines
+    from evo.classical.baselines import approximation
+    from evo.reals.baselines import best_per_ops, reals_baselines
 
     t = get_target("exp2")
     rows = {r.name: r for r in reals_baselines(t, 14, on_skip=lambda *a: None)}
@@ -253,14 +257,17 @@ def test_baselines_reals_cli(capsys):
 
 def test_reals_search_end_to_end(tmp_path, monkeypatch):
     """From f(x) = x: float64 constants, relative errors, certified front, digits plot."""
-    import evo
-    import evo.certify
+    import dataclasses
 
-    monkeypatch.setattr(evo.certify, "CERTIFY_BELOW", 1.0)  # a short run's front is far from 1e-3
+    import evo
+    from evo.platforms import PLATFORMS
+
+    # a short run's front is far from the platform's 1e-3
+    monkeypatch.setitem(PLATFORMS, "reals", dataclasses.replace(REALS, certify_below=1.0))
 
     run = evo.search("exp2", reals=True, budget=None, max_evals=120, workers=0, out=tmp_path, name="r",
                      progress=False)
-    assert run.config.reals and run.config.ops == ("add", "sub", "mul", "div")
+    assert run.config.platform == "reals" and run.config.ops == ("add", "sub", "mul", "div")
     assert run.front.unit == "rel"
     best = min(run.front, key=lambda m: m.error)
     assert best.error < 0.05
@@ -271,7 +278,7 @@ def test_reals_search_end_to_end(tmp_path, monkeypatch):
         if e["ok"]:
             assert m.certified_max_rel == e["bound"] >= m.error * (1 - 1e-9)
     assert (run.path / "front.png").exists()
-    from evo.reals import digits_table
+    from evo.runs.reports import digits_table
 
     assert "| 10 |" in digits_table(run.front)
 
@@ -282,7 +289,7 @@ def test_export_reals_c_and_jax_state_the_certified_bound(tmp_path):
     import subprocess
 
     from evo.api import export  # (evo.export is also the name of the export package)
-    from evo.interp import evaluate
+    from evo.core.interp import evaluate
 
     p = pade_squared(1598.74142206, 69.26019263)
     m = Member(3, p, 9.0, ErrorStats(3.41e-9, 1e-9, 0.8, 100), certified_max_rel=3.562e-9)
@@ -315,7 +322,7 @@ def test_export_reals_c_and_jax_state_the_certified_bound(tmp_path):
 
 def test_fit_of_a_program_singular_everywhere_does_not_raise():
     """x / (t - t): no point to fit on; it scores inf (a failure here once stopped a search)."""
-    tr = Scorer(get_target("erf"), "float64").train
+    tr = Scorer(get_target("erf"), REALS).train
     p = Program((Instr("x"), Instr("const", (), 0.14), Instr("add", (0, 1)), Instr("sub", (2, 2)),
                  Instr("div", (0, 3)), Instr("sub", (4, 0))), 5)
     fitted, err = fit_reals(p, tr.x, tr.hi, tr.lo)
@@ -329,7 +336,7 @@ def test_search_reals_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "reals mode" in out and "digits" in out
     cfg = json.loads((tmp_path / "c" / "config.json").read_text())
-    assert cfg["dtype"] == "float64" and cfg["ops"] == ["add", "sub", "mul", "div"]
+    assert cfg["platform"] == "reals" and cfg["ops"] == ["add", "sub", "mul", "div"]
     front = json.loads((tmp_path / "c" / "front.json").read_text())
     assert all("digits" in m and "certified_max_rel" in m for m in front["members"])
     # --dtype float64 is the same mode (kept as an alias)
@@ -359,15 +366,13 @@ def test_certifies_a_removable_singularity_inside_the_interval():
 def test_search_fits_to_convergence_only_children_near_the_front():
     """Each child of a reals search carries the error under which its fit runs to convergence:
     100 x the front's best with at most its ops, as the front stood when it was made."""
-    from evo.config import SearchConfig
-    from evo.evaluators import LocalEvaluator
-    from evo.evolution import Search
-    from evo.ir import from_dict
-    from evo.reals import REALS_OPS
-    from evo.worker import spec_for
+    from support import local_search
 
-    cfg = SearchConfig(target="exp2", dtype="float64", ops=REALS_OPS, max_evals=150, seed=2, islands=2)
-    s = Search(cfg, LocalEvaluator(spec_for(cfg)))
+    from evo.core.ir import from_dict
+    from evo.evolution.config import SearchConfig
+
+    cfg = SearchConfig(target="exp2", platform="reals", max_evals=150, seed=2, islands=2)
+    s = local_search(cfg)
     seen = []
     submit = s.evaluator.submit
 
@@ -375,7 +380,7 @@ def test_search_fits_to_convergence_only_children_near_the_front():
         for t in tasks:
             if t.mutation != "seed":
                 ops = from_dict(t.program).n_ops
-                front = min(a.error for a in s.archive if a.ops <= ops)
+                front = min(a.error for a in s.front if a.ops <= ops)
                 seen.append((t.deep_below, 100 * front))
         submit(tasks)
 
@@ -402,13 +407,15 @@ def test_digits_table_command_rejects_a_missing_run(tmp_path):
 def test_progress_plot_leaves_off_children_that_fit_nothing(tmp_path):
     """A reals child can score 1e285 relative: the progress plot must still draw (a log
     axis reaching that far overflowed matplotlib at the end of a 110-minute run)."""
-    from evo.plots import plot_progress
+    from evo.runs.events import read_events
+    from evo.runs.plots import progress_figure
 
     errors = {4.0: [9.9e64, 2e-4], 8.0: [6.9e285, 9e-12], 13.0: [3e-3, 4.2e-17]}  # as in that run
     events = [{"event": "eval", "cost": c, "error": e, "evals": n}
               for n, (c, e) in enumerate([(c, e) for c, es in errors.items() for e in es], start=1)]
     (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
-    out = plot_progress(tmp_path)
+    out = tmp_path / "progress.png"
+    progress_figure(read_events(tmp_path / "events.jsonl")).savefig(out)
     assert out.stat().st_size > 1000
 
 
@@ -418,7 +425,7 @@ def test_front_of_a_reals_kernel_shows_its_certified_bound():
 
     from click.testing import CliRunner
 
-    from evo.commands.front import front
+    from evo.cli.front import front
 
     kernel = Path(__file__).resolve().parents[1] / "bench" / "kernels" / "exp2-reals-9ops"
     r = CliRunner().invoke(front, [str(kernel)], env={"COLUMNS": "240"})

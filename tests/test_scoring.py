@@ -8,13 +8,23 @@ import pickle
 import mpmath
 import numpy as np
 import pytest
-
-from evo.interp import evaluate
-from evo.ir import Instr, Program
-from evo.scoring import SPECIAL_INPUTS, ErrorStats, Scorer, error_relative, error_ulp, stats, training_inputs, ulp32, \
-    validation_inputs
-from primitives.float32 import from_ordinal, to_ordinal
 from support import mp_round_f32, mp_ulp_error
+
+from evo.core.interp import evaluate
+from evo.core.ir import Instr, Program
+from evo.core.scoring import (
+    SPECIAL_INPUTS,
+    ErrorStats,
+    Scorer,
+    error_relative,
+    error_ulp,
+    stats,
+    training_inputs,
+    ulp32,
+    validation_inputs,
+)
+from evo.platforms import FLOAT32, REALS
+from primitives.float32 import from_ordinal, to_ordinal
 from targets import TARGETS, get_target
 
 F32 = np.float32
@@ -100,7 +110,7 @@ def test_subnormal_results_use_the_floor():
     """A target whose values are subnormal float32: x * 2^-135 on [0.5, 1]."""
     t = get_target("x * 2**-135", (0.5, 1.0))
     p = P(C(2.0 ** -135), Instr("mul", (0, 1)))
-    s = Scorer(t)
+    s = Scorer(t, FLOAT32)
     st = s.score(p)
     assert st.max <= 0.5  # float32 multiplication rounds correctly, subnormals kept
     x = s.validation.x
@@ -116,7 +126,7 @@ def test_error_at_an_exact_zero():
     """v = 0 exactly (log2 at 1): the ulp is the smallest subnormal, not 2^-24."""
     assert float(error_ulp(np.array([F32(2.0 ** -149)]), np.array([0.0]))[0]) == 1.0
     assert float(error_ulp(np.array([F32(0.0)]), np.array([0.0]))[0]) == 0.0
-    s = Scorer(TARGETS["log2"])
+    s = Scorer(TARGETS["log2"], FLOAT32)
     assert s.train.x[0] == 1.0 and s.train.hi[0] == 0.0
     p = P(C(float(F32(1 - 2.0 ** -24))), Instr("sub", (0, 1)))  # x - (1 - 2^-24): 2^-24 at x = 1
     err = s.errors(evaluate(p, s.train.x), s.train)
@@ -144,16 +154,16 @@ def test_non_finite_results_score_worst():
 ])
 @pytest.mark.parametrize("metric", ["ulp", "fixed"])
 def test_scorer_never_raises_and_gives_worst_score(program, metric):
-    s = Scorer(TARGETS["exp2"], metric=metric)
+    s = Scorer(TARGETS["exp2"], FLOAT32, metric=metric)
     st = s.score(program)
     assert st.max == np.inf and st.mean == np.inf and st.n == s.validation.x.size
     assert s.score(program, "train").max == np.inf
-    r = Scorer(TARGETS["exp2"], dtype="float64").score(program)
+    r = Scorer(TARGETS["exp2"], REALS).score(program)
     assert r.max > 1e30  # float64 does not overflow at 1e76: huge, not inf
 
 
 def test_scorer_matches_independent_computation(exp2_fma6):
-    s = Scorer(TARGETS["exp2"])
+    s = Scorer(TARGETS["exp2"], FLOAT32)
     for on, pts in (("validation", s.validation), ("train", s.train)):
         st = s.score(exp2_fma6, on)
         y = evaluate(exp2_fma6, pts.x)
@@ -168,13 +178,13 @@ def test_scorer_matches_independent_computation(exp2_fma6):
 
 
 def test_plain_horner_is_worse_than_fma(exp2_fma6, exp2_horner6):
-    s = Scorer(TARGETS["exp2"])
+    s = Scorer(TARGETS["exp2"], FLOAT32)
     assert s.score(exp2_horner6).max > 1.0 > s.score(exp2_fma6).max
 
 
 @pytest.mark.parametrize("ref, unit", [(1.5, 2.0 ** -23), (0.75, 2.0 ** -24), (3.0, 2.0 ** -22)])
 def test_fixed_ulp_mode(exp2_fma6, ref, unit):
-    s = Scorer(TARGETS["exp2"], metric="fixed", fixed_ref=ref)
+    s = Scorer(TARGETS["exp2"], FLOAT32, metric="fixed", fixed_ref=ref)
     st = s.score(exp2_fma6)
     x = s.validation.x
     y = evaluate(exp2_fma6, x)
@@ -187,7 +197,7 @@ def test_fixed_ulp_mode(exp2_fma6, ref, unit):
 
 
 def test_relative_mode_float64(exp2_fma6):
-    s = Scorer(TARGETS["exp2"], dtype="float64")
+    s = Scorer(TARGETS["exp2"], REALS)
     assert s.metric == "relative" and s.unit == "rel" and s.np_dtype is np.float64
     x = s.validation.x
     assert x.dtype == np.float64
@@ -230,7 +240,7 @@ def test_training_and_validation_sets(name):
     # half the points are uniform in ordinal: small magnitudes are reached where the interval has them
     if lo == 0.0:
         assert np.mean(va < 1e-3) > 0.3
-    s1, s2 = Scorer(t, seed=1), Scorer(t, seed=1)
+    s1, s2 = Scorer(t, FLOAT32, seed=1), Scorer(t, FLOAT32, seed=1)
     assert np.array_equal(s1.validation.x, s2.validation.x) and np.array_equal(s1.train.x, tr)
 
 
@@ -243,7 +253,7 @@ def test_custom_interval_sets():
 
 
 def test_scorer_pickles(exp2_fma6):
-    s = Scorer(get_target("exp2", (0.25, 0.5)), metric="fixed", fixed_ref=0.75, seed=3, n_validation=2000)
+    s = Scorer(get_target("exp2", (0.25, 0.5)), FLOAT32, metric="fixed", fixed_ref=0.75, seed=3, n_validation=2000)
     u = pickle.loads(pickle.dumps(s))
     assert u == s
     assert u.score(exp2_fma6) == s.score(exp2_fma6)
@@ -252,7 +262,7 @@ def test_scorer_pickles(exp2_fma6):
 
 def test_identity_program_error_at_zero():
     """f(x) = x on exp2: at x = 0 the result 0 is 1 away from 2^0 = 1, i.e. 2^23 ulp."""
-    s = Scorer(TARGETS["exp2"])
+    s = Scorer(TARGETS["exp2"], FLOAT32)
     err = s.errors(evaluate(Program.identity(), s.train.x), s.train)
     assert s.train.x[0] == 0.0 and err[0] == 2.0 ** 23
     assert math.isfinite(s.score(Program.identity()).max)

@@ -2,22 +2,19 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import local_search
 
-from evo.config import SearchConfig
-from evo.evaluators import LocalEvaluator
-from evo.ir import from_dict
-from evo.scoring import Scorer
-from evo.evolution import Search
-from evo.worker import spec_for
+from evo.core.ir import from_dict
+from evo.core.scoring import Scorer
+from evo.evolution.config import SearchConfig
+from evo.platforms import FLOAT32
 from targets import get_target
 
 
@@ -31,21 +28,21 @@ def front_of(run: Path) -> list[dict]:
 
 def test_search_improves_from_empty_code_and_front_is_consistent():
     cfg = SearchConfig(target="exp2", max_evals=400, seed=3, islands=1)
-    s = Search(cfg, LocalEvaluator(spec_for(cfg)))
+    s = local_search(cfg)
     s.run()
     assert s.stats.evals == 400
-    errors = {a.cost: a.error for a in s.archive}
+    errors = {a.cost: a.error for a in s.front}
     assert errors[min(errors)] > 1e5          # cheap members are inaccurate...
     assert min(errors.values()) < 1e3         # ...but evolution found accurate ones
     # the archive is a Pareto front: error strictly falls as cost rises
-    pts = sorted((a.cost, a.error) for a in s.archive)
+    pts = sorted((a.cost, a.error) for a in s.front)
     assert all(e1 > e2 for (_, e1), (_, e2) in zip(pts, pts[1:]))
     # recorded errors are what the scorer says, independently recomputed: train on the
     # training set as grown (nothing left it in so short a run), validation on the sample
-    scorer = Scorer(get_target("exp2"))
+    scorer = Scorer(get_target("exp2"), FLOAT32)
     grown = s.training.points()
     assert grown.x.size == s.training.size < 1300 + 512
-    for a in s.archive:
+    for a in s.front:
         assert scorer.score(a.program, grown).max == pytest.approx(a.train.max)
         assert a.validation.max == pytest.approx(scorer.score(a.program, "validation").max)
         assert a.error == max(a.train.max, a.validation.max)
@@ -55,10 +52,10 @@ def test_search_improves_from_empty_code_and_front_is_consistent():
 
 def test_nsga2_mode_runs_and_keeps_population_size():
     cfg = SearchConfig(target="exp2", max_evals=300, population=16, tournament=2, algorithm="nsga2", seed=1)
-    s = Search(cfg, LocalEvaluator(spec_for(cfg)))
+    s = local_search(cfg)
     s.run()
     assert len(s.state.islands) == 4 and all(len(i.population) <= 16 for i in s.state.islands)
-    assert min(a.error for a in s.archive) < 1e5
+    assert min(a.error for a in s.front) < 1e5
 
 
 def test_same_seed_gives_identical_front(tmp_path, evo_cmd):
@@ -186,14 +183,14 @@ def test_custom_target_search(tmp_path, evo_cmd):
 
 
 def test_training_set_holds_the_points_where_programs_break():
-    from evo.scoring import training_inputs
+    from evo.core.scoring import training_inputs
 
     x = training_inputs(get_target("exp2", (-0.5, 0.5)))
     assert 0.0 in x and np.float32(1e-45) in x and np.float32(-1e-45) in x
 
 
 def test_front_tables_print_errors_as_stored_in_json():
-    from evo.commands._common import fmt_ulp
+    from evo.core.numbers import fmt_error as fmt_ulp
 
     assert [fmt_ulp(v) for v in (0.93871, "inf", float("inf"), None)] == ["0.9387", "inf", "inf", "-"]
 
@@ -213,7 +210,7 @@ def test_front_members_stored_error_is_their_exhaustive_error(tmp_path):
     """Every front member under verify_below ends with its stored error = its exhaustive max,
     measured again here by the independent numpy verifier (within 0.05 ULP; in fact ~1e-9)."""
     import evo
-    from evo.verify import verify_program_numpy
+    from evo.verification.yardstick import verify_program_numpy
 
     run = evo.search("exp2", interval=(-0.5, -0.49), budget=None, max_evals=300, workers=0, out=tmp_path,
                      name="v", progress=False, verify_below=2.0)
@@ -232,22 +229,22 @@ def test_front_members_stored_error_is_their_exhaustive_error(tmp_path):
 def test_checkpoint_restores_islands_training_set_and_random_state(tmp_path):
     """What a resumed run continues from is exactly what the search had: islands (their
     populations and fronts, shared members still shared), the grown training set, the RNG."""
-    from evo.store import RunStore
+    from evo.runs.store import RunStore
 
     cfg = SearchConfig(target="exp2", interval=(0.5, 0.6), max_evals=500, seed=2, islands=3, verify_below=0,
                        migrate_every=150)
     store = RunStore.create(tmp_path / "r", cfg)
-    s = Search(cfg, LocalEvaluator(spec_for(cfg)), store)
+    s = local_search(cfg, store)
     s.run()
     assert s.training.extra.x.size > 0 and s.stats.migrations >= 2  # it grew, and members migrated
-    again = Search(cfg, LocalEvaluator(spec_for(cfg)), store)
+    again = local_search(cfg, store)
     again.restore(store.load_checkpoint())
     for a, b in zip(s.state.islands, again.state.islands):
         assert [m.id for m in a.population] == [m.id for m in b.population]
         assert [m.id for m in a.front] == [m.id for m in b.front]
         assert (a.evals, a.last_gain, a.restarts) == (b.evals, b.last_gain, b.restarts)
-    assert [(m.id, m.error, m.error_on) for m in s.archive] == [(m.id, m.error, m.error_on) for m in again.archive]
-    shared = {id(m) for isl in again.state.islands for m in isl.population} & {id(m) for m in again.archive}
+    assert [(m.id, m.error, m.error_on) for m in s.front] == [(m.id, m.error, m.error_on) for m in again.front]
+    shared = {id(m) for isl in again.state.islands for m in isl.population} & {id(m) for m in again.front}
     assert shared, "a member in a population and the archive is one object after a resume too"
     assert np.array_equal(s.training.extra.x, again.training.extra.x) and again.training.size == s.training.size
     assert s.rng.random() == again.rng.random()
@@ -257,21 +254,21 @@ def test_checkpoint_restores_islands_training_set_and_random_state(tmp_path):
 def test_children_that_fail_are_counted_not_kept_and_checkpoints_still_save(tmp_path, monkeypatch):
     """A child whose evaluation raises scores worst, is logged with its reason, and does not
     join any population (its NaN arg-max once broke the checkpoint's JSON)."""
-    import evo.worker as worker
-    from evo.store import RunStore
+    import evo.evolution.worker as worker
+    from evo.runs.store import RunStore
 
-    real, calls = worker.fit_errors, [0]
+    real, calls = worker.Worker.fit, [0]
 
-    def flaky(*a, **k):
+    def flaky(self, *a, **k):
         calls[0] += 1
         if calls[0] % 5 == 0:
             raise FloatingPointError("injected")
-        return real(*a, **k)
+        return real(self, *a, **k)
 
-    monkeypatch.setattr(worker, "fit_errors", flaky)
+    monkeypatch.setattr(worker.Worker, "fit", flaky)
     cfg = SearchConfig(target="exp2", max_evals=200, seed=1, verify_below=0)
     store = RunStore.create(tmp_path / "f", cfg)
-    s = Search(cfg, LocalEvaluator(spec_for(cfg)), store)
+    s = local_search(cfg, store)
     s.run()
     assert s.stats.failures >= 30 and s.stats.evals == 200
     kept = {m.id for m in s.state.members().values()}
@@ -282,10 +279,11 @@ def test_children_that_fail_are_counted_not_kept_and_checkpoints_still_save(tmp_
 
 
 def test_a_checked_member_returns_to_the_front_when_what_pushed_it_out_is_checked():
-    from evo.ir import Program
-    from evo.member import Member
-    from evo.scoring import ErrorStats
-    from evo.state import Island, SearchState
+    from evo.core.ir import Program
+    from evo.core.scoring import ErrorStats
+    from evo.evolution.state import Island, SearchState
+    from evo.runs.front import Front
+    from evo.runs.member import Member
 
     def member(i, cost, train):
         return Member(i, Program.identity(), cost, ErrorStats(train, train, 0.5, 10))
@@ -293,17 +291,17 @@ def test_a_checked_member_returns_to_the_front_when_what_pushed_it_out_is_checke
     checked, optimistic = member(1, 6, 0.8), member(2, 5, 0.7)
     checked.exhaustive = {"max_ulp": 0.95}
     # as Search._checked records a check: an entry in `checked`, the member in `verified`
-    st = SearchState([Island()], archive=[checked], checked=[{"id": 1, "max_ulp": 0.95}], verified=[checked])
-    st.archive = [optimistic]           # a sampled 0.7 at 5 ops dominates the verified 0.95 at 6
+    st = SearchState([Island()], front=Front([checked]), checked=[{"id": 1, "max_ulp": 0.95}], verified=[checked])
+    st.front = Front([optimistic])    # a sampled 0.7 at 5 ops dominates the verified 0.95 at 6
     st.refilter()
-    assert st.archive == [optimistic]
+    assert list(st.front) == [optimistic]
     optimistic.exhaustive = {"max_ulp": 1.3}   # its check: worse than the sample said
     st.refilter()
-    assert [m.id for m in st.archive] == [2, 1]
-    again = SearchState.from_dict(st.to_dict("ulp"))
+    assert [m.id for m in st.front] == [2, 1]
+    again = SearchState.from_dict(st.to_dict(FLOAT32))
     assert [m.id for m in again.verified] == [1]
     # a checkpoint written before `verified` existed (same format) restores them too
-    old = st.to_dict("ulp")
+    old = st.to_dict(FLOAT32)
     old.pop("verified", None)
     assert [m.id for m in SearchState.from_dict(old).verified] == [1]
 
@@ -313,23 +311,24 @@ def test_a_member_that_fails_its_check_is_fitted_again_on_the_grown_training_set
     float32 all at once: right structure, wrong constants, 1.167 ULP over all floats. When
     its check comes back worse than its sampled error, a 'refit' child of the same structure
     is fitted on the grown training set, and it is under 1 ULP on every float of [0, 1]."""
-    from evo.checks import check_program
-    from evo.ir import Builder, to_dict
-    from evo.member import Member
-    from evo.verify import verify_program
+    from evo.core.ir import Builder, to_dict
+    from evo.evolution.checks import check_program
+    from evo.runs.front import Front
+    from evo.runs.member import Member
+    from evo.verification.fused import verify_program
 
     p64 = [0.12837916564, -0.37612638, 0.11283603, -0.0268544, 0.0051892, -0.00080179, 7.8745e-05]
     b = Builder()
     u = b.emit("mul", 0, 0)
     stale = b.program(b.emit("fma", 0, b.horner([float(np.float32(c)) for c in p64], u), 0))
     cfg = SearchConfig(target="erf", max_evals=100, seed=0, islands=1)
-    s = Search(cfg, LocalEvaluator(spec_for(cfg)))
+    s = local_search(cfg)
     s._seed()
     m = Member(99_999, stale, float(stale.n_ops), s.scorer.score(stale, "train"), s._seed_member.id, "insert", 0)
     m.validation = s.scorer.score(stale, "validation")
     s.state.islands[0].population.append(m)
-    s.state.archive = sorted([*s.archive, m], key=lambda a: a.cost)
-    check = check_program(m.id, to_dict(stale), s.target.to_dict())
+    s.state.front = Front([*s.front, m])
+    check = check_program(m.id, to_dict(stale), s.target, s.platform)
     assert check.result["max_ulp"] > 1.1 and check.result["max_ulp"] > m.error + 0.05
     s._take_checks([check])
     assert m.error == check.result["max_ulp"]

@@ -12,8 +12,8 @@ import mpmath
 import numpy as np
 import pytest
 
-from primitives.float32 import from_ordinal
 from primitives.errors import EvoError
+from primitives.float32 import from_ordinal
 from targets import TARGETS, TargetError, get_target, parse_interval
 from targets import cache_dir as truth_cache_dir
 from targets.truth import exact_values

@@ -8,13 +8,14 @@ import subprocess
 import mpmath
 import numpy as np
 import pytest
+from support import f32_grid, mp_round_f32, mp_ulp_error, same_f32
 
 from evo.backends.llvm import compile_kernel
+from evo.core.interp import evaluate
+from evo.core.ir import Instr, Program, dumps
 from evo.errors import EvoError
-from evo.interp import evaluate
-from evo.ir import Instr, Program, dumps
-from evo.verify import CHUNK, exhaustive, verify_program
-from support import f32_grid, mp_round_f32, mp_ulp_error, same_f32
+from evo.verification.fused import verify_program
+from evo.verification.yardstick import CHUNK, exhaustive
 from targets import TARGETS, get_target
 
 F32 = np.float32
@@ -52,7 +53,9 @@ def test_exhaustive_exp2_small_interval(exp2_fma6):
     check(r, want)
     assert 0 < r.not_correctly_rounded < r.inputs
     assert r.interval == (1.0, float(f32_grid(1.0, 1.001)[-1]))
-    from evo.fastverify import CROSS_CHECK_STRIDE  # the fused verifier's own sample of the interpreter
+    from evo.verification.fused import (
+        CROSS_CHECK_STRIDE,  # the fused verifier's own sample of the interpreter
+    )
 
     assert r.cross_checked >= r.inputs // CROSS_CHECK_STRIDE
     assert r.seconds >= 0
@@ -110,7 +113,7 @@ def test_chunks_merge_like_one_pass(exp2_fma6):
     y = kernel(x)
     assert same_f32(y[::997], evaluate(exp2_fma6, x[::997])).all()
     ref = np.exp2(x.astype(np.float64))
-    from evo.scoring import error_ulp
+    from evo.core.scoring import error_ulp
     err = error_ulp(y, ref)
     for r in (r1, r2):
         assert r.inputs == x.size

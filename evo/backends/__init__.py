@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Program
+from ..core.ir import Program
 from .common import CompileError, Finding, LoweringError, structure_key
 from .registry import BACKENDS, REGISTRY, Backend, get_backend
 

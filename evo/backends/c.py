@@ -1,20 +1,23 @@
 """The one C lowering: a program as C statements, from the op table's `c` templates.
 
 Both C products use it: the gcc backend's kernel (evo.backends.gcc) and the C export
-(evo.export.c); the NumPy and JAX exports walk programs with the same `slots` (the
-`c` templates of the infix ops are valid Python). Each op is one statement, so every
+(evo.codegen.c); the NumPy and JAX exports and the reals export write programs with the same
+`statements`, from their own templates (the `c` templates of the infix ops are valid Python). Each op is one statement, so every
 operation is rounded to float32 exactly where the interpreter rounds it. Constants are
 written as exact float32 hex literals (`f32_hex`, also used by the full-range
 wrappers' constants and the Python exports).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
-from ..ir import CONST, X, Program, live_instrs
-from .common import op_row
+from primitives import OPS
+
+from ..core.ir import CONST, Program, X, live_instrs
+from ..core.walk import walk
+from .common import LoweringError, op_row
 
 ConstFn = Callable[[int, float], str]
 
@@ -37,43 +40,49 @@ def decimal(v: float) -> str:
         else np.format_float_scientific(np.float32(v), unique=True, trim="-")
 
 
-def slots(p: Program, arg: str, const: ConstFn) -> Iterator[tuple[int, str]]:
-    """(slot, expression) for each live op slot in order; operands are `arg` for x,
-    const(slot, value) for constants and tK for earlier slots."""
-    for k, ins in live_instrs(p):
-        if ins.op not in (X, CONST):
-            yield k, op_row(ins.op, "C", "c").format(*(_operand(p, a, arg, const) for a in ins.args))
+# Source-text domains of the program walker: each op's template over its operands' names.
+C_FLOAT32 = {name: op.c for name, op in OPS.items()}   # the op table's C column (fmaf, sqrtf); Python's infix too
+C_FLOAT64 = C_FLOAT32 | {"fma": "fma({0}, {1}, {2})", "sqrt": "sqrt({0})"}
+JAX_FLOAT64 = C_FLOAT32 | {"fma": "({0} * {1} + {2})", "sqrt": "jnp.sqrt({0})"}
 
 
-def _operand(p: Program, k: int, arg: str, const: ConstFn) -> str:
-    ins = p.instrs[k]
-    if ins.op == X:
-        return arg
-    if ins.op == CONST:
-        return const(k, float(ins.value))
-    return f"t{k}"
+def _filled(template: str) -> Callable[..., str]:
+    return lambda *operands: template.format(*operands)
 
 
-def output_name(p: Program, arg: str, const: ConstFn) -> str:
-    """The operand that is the program's result."""
-    return _operand(p, p.output, arg, const)
+def statements(p: Program, templates: dict[str, str], arg: str, const: ConstFn,
+               temp: Callable[[int, int], str] = lambda slot, n: f"t{slot}") -> tuple[list[tuple[int, str, str]], str]:
+    """One statement per live op, (slot, variable, expression), and the output's operand:
+    operands are `arg` for x, const(slot, value) for constants and the variables of
+    earlier ops, named temp(slot, statement number) (default tK, K the slot)."""
+    stmts: list[tuple[int, str, str]] = []
+
+    def name(slot: int, expr: str) -> str:
+        var = temp(slot, len(stmts) + 1)
+        stmts.append((slot, var, expr))
+        return var
+
+    table = {}
+    for _, ins in p.live:
+        if ins.op not in (X, CONST) and ins.op not in table:
+            tmpl = templates.get(ins.op)
+            if tmpl is None:
+                op_row(ins.op, "C", "c")  # the op table's own message where the op is unknown
+                raise LoweringError(f"op {ins.op!r} has no template in this source language")
+            table[ins.op] = _filled(tmpl)
+    out = walk(p, table, arg, const, name)
+    return stmts, out
 
 
 def c_function(p: Program, fn: str, static: bool = False) -> str:
     """`float fn(float x)` computing p, one `const float tK = ...;` statement per op,
     each constant's decimal value in a comment ("static inline" if static)."""
-    consts: list[str] = []
-
-    def const(k: int, v: float) -> str:
-        consts.append(decimal(v))
-        return c_float(v)
-
+    stmts, out = statements(p, C_FLOAT32, "x", lambda k, v: c_float(v))
     lines = []
-    for k, expr in slots(p, "x", const):
+    for k, var, expr in stmts:
+        consts = [decimal(p.instrs[a].value) for a in p.instrs[k].args if p.instrs[a].op == CONST]
         note = f"  /* {', '.join(consts)} */" if consts else ""
-        lines.append(f"    const float t{k} = {expr};{note}")
-        consts.clear()
-    out = output_name(p, "x", const)
+        lines.append(f"    const float {var} = {expr};{note}")
     uses_x = p.output == 0 or any(a == 0 for _, ins in live_instrs(p) for a in ins.args)
     head = f"{'static inline ' if static else ''}float {fn}(float x)"
     body = ([] if uses_x else ["    (void)x;"]) + lines + [f"    return {out};"]

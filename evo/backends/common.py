@@ -9,8 +9,8 @@ import numpy as np
 
 from primitives import OPS
 
+from ..core.ir import CONST, Program, X, live_instrs, reachable, render
 from ..errors import EvoError
-from ..ir import CONST, X, Program, live_instrs, reachable, render
 
 
 class LoweringError(EvoError):

@@ -15,8 +15,8 @@ import numpy as np
 
 from primitives import OPS
 
-from ..interp import evaluate
-from ..ir import CONST, X, Instr, Program
+from ..core.interp import evaluate
+from ..core.ir import CONST, Instr, Program, X
 from .common import Finding, same_bits
 
 F32 = np.float32

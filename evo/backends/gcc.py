@@ -36,8 +36,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..core.ir import Program
 from ..errors import EvoError
-from ..ir import Program
 from .c import c_function
 from .common import CompileError, check_lowerable
 

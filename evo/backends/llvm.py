@@ -25,12 +25,14 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
 
-from ..ir import CONST, X, Program, live_instrs
+from ..core.ir import CONST, Program, X, live_instrs
 from .common import CompileError, LoweringError, check_lowerable, op_row
 
 __all__ = ["Kernel", "LoweringError", "CompileError", "lower", "compile_ir", "compile_kernel",
            "optimised_ir", "assembly", "vector_width", "compile_seconds"]
 
+# numpy dtype -> (llvmlite type, its LLVM IR name)
+_FLOAT_TYPES = {np.dtype(np.float32): (ir.FloatType, "float"), np.dtype(np.float64): (ir.DoubleType, "double")}
 COMPILE_LOCK = threading.Lock()  # LLVM's global state is not thread-safe while compiling
 _KERNEL_T = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
 _BENCH_T = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
@@ -55,7 +57,7 @@ def _target_machine() -> Any:
 
 def lower(p: Program, dtype: type = np.float32, name: str = "kernel") -> ir.Module:
     """llvmlite IR for the loop kernel of `p` (plus its `bench` driver)."""
-    fty = ir.FloatType() if dtype == np.float32 else ir.DoubleType()
+    fty = _FLOAT_TYPES[np.dtype(dtype)][0]()
     i64 = ir.IntType(64)
     ptr = fty.as_pointer()
     module = ir.Module(name="evo")
@@ -207,6 +209,6 @@ def assembly(p: Program, dtype: type = np.float32) -> str:
 
 def vector_width(p: Program, dtype: type = np.float32) -> int:
     """Widest <N x float> vector in the optimised kernel (1 = not vectorised)."""
-    elem = "float" if dtype == np.float32 else "double"
+    elem = _FLOAT_TYPES[np.dtype(dtype)][1]
     widths = [int(w) for w in re.findall(rf"<(\d+) x {elem}>", optimised_ir(p, dtype))]
     return max(widths, default=1)

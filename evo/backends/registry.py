@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 
+from ..core.ir import Program
 from ..errors import EvoError
-from ..ir import Program
-
-if TYPE_CHECKING:
-    from .timing import Runner
 
 Kernel = Callable[[np.ndarray], np.ndarray]
 Interval = tuple[float, float]
@@ -34,7 +31,7 @@ class Backend:
     name: str
     about: str                                          # one line, for docs and messages
     compile: Callable[[Program], Kernel]                # cached by the backend where it compiles
-    runner: Callable[[Program, np.ndarray, Interval], "Runner"] | None = None
+    runner: Callable[[Program, np.ndarray, Interval], Any] | None = None   # -> evo.backends.timing.Runner
     exact: bool = True                                  # bit for bit the interpreter
     tolerated: tuple[str, ...] = ()                     # probe findings an exact backend may show
     cost: bool = False                                  # a search may use its ns/element as cost
@@ -50,14 +47,12 @@ def _lazy(module: str, name: str, *bound: Any) -> Callable[..., Any]:
     return call
 
 
-def _timing() -> Any:
-    from . import timing  # numpy only; it imports jax when an XLA runner is made
-
-    return timing
+# The speed harness (evo.backends.timing: numpy only; it imports jax when an XLA runner is made).
+_llvm_runner, _xla_runner, _gcc_runner = (_lazy(".timing", f"{n}_runner") for n in ("llvm", "xla", "gcc"))
 
 
 def _interp(p: Program) -> Kernel:
-    from ..interp import evaluate
+    from ..core.interp import evaluate
 
     return lambda x: evaluate(p, x, np.float32)
 
@@ -65,16 +60,16 @@ def _interp(p: Program) -> Kernel:
 TABLE: tuple[Backend, ...] = (
     Backend("interp", "the numpy interpreter (the definition)", _interp, semantics=True),
     Backend("llvm", "the LLVM kernel (bit-exact with interp)", _lazy(".llvm", "compile_kernel", np.float32),
-            lambda p, x, iv: _timing().llvm_runner(p, x), cost=True, semantics=True),
+            lambda p, x, iv: _llvm_runner(p, x), cost=True, semantics=True),
     Backend("xla", "XLA native mode: what jax.jit computes (fma contraction, FTZ/DAZ, x/c -> x*(1/c), "
             "x+0 -> x); see evo.backends.findings", _lazy(".xla", "compile_xla", "native"),
-            lambda p, x, iv: _timing().xla_runner(p, x, iv), exact=False, cost=True, semantics=True),
+            _xla_runner, exact=False, cost=True, semantics=True),
     Backend("xla-exact", "XLA exact mode: bit-exact with interp, slower", _lazy(".xla", "compile_xla", "exact"),
             semantics=True),
     # gcc 12 with FMA turns -fmaf(a, b, c) into fnmsub, -(a*b) - c, whatever the flags: an exact
     # zero loses its sign (the neg-fma probe).
     Backend("gcc", "gcc -O3 -march=native -ffp-contract=off (bit-exact with interp)", _lazy(".gcc", "compile_gcc"),
-            lambda p, x, iv: _timing().gcc_runner(p, x), tolerated=("neg-fma",)),
+            lambda p, x, iv: _gcc_runner(p, x), tolerated=("neg-fma",)),
 )
 REGISTRY: dict[str, Backend] = {b.name: b for b in TABLE}
 BACKENDS: tuple[str, ...] = tuple(REGISTRY)

@@ -44,8 +44,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..core.ir import Program
 from ..errors import EvoError
-from ..ir import Program
 from .common import structure_key
 from .registry import speed_backend
 

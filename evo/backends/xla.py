@@ -30,8 +30,15 @@ import numpy as np
 
 from primitives import OPS
 
-from ..ir import CONST, X, Program, reachable
-from .common import CompileError, LoweringError, check_lowerable, constant_values, op_row, structure_key
+from ..core.ir import CONST, Program, X, reachable
+from .common import (
+    CompileError,
+    LoweringError,
+    check_lowerable,
+    constant_values,
+    op_row,
+    structure_key,
+)
 
 MODES = ("native", "exact")
 

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -28,11 +29,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .assets import asset, page
 from .baselines import in_child as baselines_in_child
 from .files import RunsRoot
 from .members import detail, error_curve, exports
 from .runview import RunView
-from .assets import asset, page
 
 RESCAN_SECONDS = 1.0  # the runs directory is listed again at most this often
 CACHED = 128          # exports and error curves kept (a live front changes often: old entries go)
@@ -110,16 +111,16 @@ class Dashboard:
             with v.lock:
                 v.refresh()
                 front, _ = v.front_value()
-            if front is not None and front.dtype == "float32":
+            if front is not None and front.platform.display == "ulp":
                 self.baseline_future(front)
 
     # -- slow figures, computed once ---------------------------------------------------------
     def baseline_future(self, front) -> Future:
         t = front.target
-        key = (t.expr, tuple(t.interval), front.dtype)
+        key = (t.expr, tuple(t.interval), front.platform.name)
         with self.lock:
             if key not in self.baselines:
-                self.baselines[key] = self.pool.submit(baselines_in_child, t.to_dict())
+                self.baselines[key] = self.pool.submit(baselines_in_child, t.to_dict(), front.platform.name)
             return self.baselines[key]
 
     def close(self) -> None:
@@ -149,7 +150,7 @@ def create_app(runs_dir: Path, trusted_hosts: list[str] | None = None) -> Starle
         return asset(request.path_params["name"], request.headers.get("accept-encoding", ""))
 
     def info(request: Request) -> Json:
-        from .. import __version__
+        from ..core.version import __version__
 
         return Json({"runs_dir": str(d.root.given), "exists": d.root.root.is_dir(), "version": __version__})
 
@@ -177,7 +178,8 @@ def create_app(runs_dir: Path, trusted_hosts: list[str] | None = None) -> Starle
                 "config": config.to_dict() if config is not None else None,
                 "front": None if front is None else {
                     "members": front_rows(front), "unit": front.unit, "cost_kind": front.cost_kind,
-                    "dtype": front.dtype, "training_points": front.meta.get("training_points")},
+                    "platform": front.platform.name, "dtype": np.dtype(front.platform.dtype).name,
+                    "training_points": front.meta.get("training_points")},
                 "progress": s.progress(),
                 "throughput": {"elapsed": ts, "rate": rates},
                 "workers": s.per_worker(),
@@ -193,7 +195,7 @@ def create_app(runs_dir: Path, trusted_hosts: list[str] | None = None) -> Starle
             return not_found(f"no run {request.query_params.get('run')!r}")
         with v.lock:
             front, _ = v.front_value()
-        if front is None or front.dtype != "float32":
+        if front is None or front.platform.display != "ulp":  # the panel plots max error against ops
             return Json({"state": "unavailable", "points": []})
         fut = d.baseline_future(front)
         if not fut.done():

@@ -1,5 +1,5 @@
 """The classical baselines of a run's target, computed in a child process:
-`python -m evo.dashboard.baselines '{"name": ..., "expr": ..., "interval": [a, b]}'`
+`python -m evo.dashboard.baselines '{"name": ..., "expr": ..., "interval": [a, b]}' [PLATFORM]`
 prints them as JSON. Building them (mpmath Remez, pure Python) holds the GIL for
 seconds; in the server's own process that would stall the live page."""
 from __future__ import annotations
@@ -7,24 +7,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from types import SimpleNamespace
 
 
-def compute(target: dict) -> list[dict]:
-    """The baselines as `evo front` and front.png show them (evo.plots.baseline_points)."""
+def compute(target: dict, platform: str = "float32") -> list[dict]:
+    """The baselines as `evo front` and front.png show them (Front.baselines)."""
     from targets import target_from_dict
 
-    from ..plots import baseline_points
+    from ..platforms import get_platform
 
-    points = baseline_points(SimpleNamespace(target=target_from_dict(target)))
-    return [{"name": n, "ops": o, "error": e, "form": n.rsplit("-", 1)[-1]} for n, o, e in points]
+    rows = get_platform(platform).baselines(target_from_dict(target), on_skip=lambda *a: None)
+    return [{"name": r.name, "ops": float(r.ops), "error": float(r.max_error), "form": r.form} for r in rows]
 
 
 RUNNING: set[subprocess.Popen] = set()  # children still computing (stop_all ends them)
 
 
-def in_child(target: dict, timeout: float = 600) -> list[dict]:
-    p = subprocess.Popen([sys.executable, "-m", "evo.dashboard.baselines", json.dumps(target)],
+def in_child(target: dict, platform: str = "float32", timeout: float = 600) -> list[dict]:
+    p = subprocess.Popen([sys.executable, "-m", "evo.dashboard.baselines", json.dumps(target), platform],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     RUNNING.add(p)
     try:
@@ -47,4 +46,4 @@ def stop_all() -> None:
 
 
 if __name__ == "__main__":
-    print(json.dumps(compute(json.loads(sys.argv[1]))))
+    print(json.dumps(compute(json.loads(sys.argv[1]), *sys.argv[2:3])))

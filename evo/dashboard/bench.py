@@ -22,12 +22,14 @@ def write_synthetic_run(path: Path, n_events: int = 100_000, seed: int = 0) -> P
     """A run directory shaped like a real one: config.json, front.json and an events.jsonl
     of `n_events` lines (eval events with lineage, workers and falling errors; front and
     verified events among them)."""
-    from ..config import SearchConfig
-    from ..ir import CONST, X, Instr, Program
-    from ..member import Member
-    from ..scoring import ErrorStats
-    from ..store import RunStore
     from targets import get_target
+
+    from ..core.ir import CONST, Instr, Program, X
+    from ..core.scoring import ErrorStats
+    from ..evolution.config import SearchConfig
+    from ..platforms import FLOAT32
+    from ..runs.member import Member
+    from ..runs.store import RunStore
 
     rng = random.Random(seed)
     config = SearchConfig(target="exp2", max_evals=n_events, workers=2, seed=seed)
@@ -51,8 +53,10 @@ def write_synthetic_run(path: Path, n_events: int = 100_000, seed: int = 0) -> P
                "not_correctly_rounded": 0, "interval": [0.0, 1.0], "exhaustive": True} if k % 2 else None
         members.append(Member(n_events - 100 * k, horner(coeffs[:k + 1][::-1]), float(k),
                               ErrorStats(err, err / 3, 0.5, 1024), None, "insert", k % 4,
-                              ErrorStats(err * 1.02, err / 3, 0.6, 16382), exh).to_dict())
-    store.save_front(path.name, target.to_dict(), config, members, {"training_points": 1300, "checked": []})
+                              ErrorStats(err * 1.02, err / 3, 0.6, 16382), exh).to_dict(FLOAT32))
+    settings = {"platform": "float32", "dtype": "float32", "metric": config.metric, "seed": config.seed,
+                "cost": config.cost}
+    store.save_front(path.name, target.to_dict(), settings, members, {"training_points": 1300, "checked": []})
 
     lines = []
     t0, best = 1.8e9, {}

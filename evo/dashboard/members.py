@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..ir import CONST, X, Program, format_const, reachable, render
+from ..core.ir import CONST, Program, X, format_const, reachable, render
 
 if TYPE_CHECKING:
-    from ..config import SearchConfig
-    from ..member import Member
-    from ..runs import Front
+    from ..evolution.config import SearchConfig
+    from ..runs.front import Front
+    from ..runs.member import Member
 
 CURVE_EVEN = 2400      # the sampled error curve: points evenly spaced in value ...
 CURVE_ORDINAL = 600    # ... and evenly spaced over float32 bit patterns (small magnitudes)
@@ -83,7 +83,9 @@ def detail(m: "Member", front: "Front") -> dict:
 
 def exports(m: "Member") -> dict[str, str]:
     """The member's code as `evo export` writes it, C and JAX (a failure is reported, not raised)."""
-    from ..api import export  # evo.export the function (the attribute evo.export may be the subpackage)
+    from ..api import (
+        export,  # evo.export the function (the attribute evo.export may be the subpackage)
+    )
     from ..errors import EvoError
 
     out = {}
@@ -98,14 +100,15 @@ def exports(m: "Member") -> dict[str, str]:
 def error_curve(m: "Member", front: "Front", config: "SearchConfig | None") -> dict:
     """Per-input error on ~3,000 points of the interval (a sample: the max over every
     float32 is the exhaustive figure), computed as the run scores (metric, semantics)."""
-    from ..scoring import PointSet, Scorer, training_inputs
+    from ..core.scoring import PointSet, Scorer, training_inputs
 
     t = front.target
     if config is not None:
-        scorer = Scorer(t, config.dtype, config.metric, config.fixed_ref, config.validation_seed,
-                        semantics=config.semantics)
+        from ..evolution.worker import EvalSpec
+
+        scorer = EvalSpec.of(config, t).scorer()
     else:
-        scorer = Scorer(t, front.dtype)
+        scorer = Scorer(t, front.platform)
     x = training_inputs(t, CURVE_EVEN, CURVE_ORDINAL, scorer.np_dtype)
     hi, lo = t.exact(x)
     err = scorer.point_errors(m.program, PointSet(x, hi, lo))

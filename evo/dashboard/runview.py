@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import EvoError
+from ..runs.events import EventTail
 from .files import RunDir, RunsRoot
 from .summary import EventSummary, num
-from .tail import EventTail
-
 
 STATUS_SECONDS = 3.0
 
@@ -59,13 +58,13 @@ class Cached:
 
 
 def _config(path: Path):
-    from ..store import RunStore
+    from ..evolution.config import open_run
 
-    return RunStore.open(path.parent)[1]
+    return open_run(path.parent)[1]
 
 
 def _front(path: Path):
-    from ..runs import load_front
+    from ..runs.front import load_front
 
     return load_front(path.parent)
 
@@ -138,7 +137,7 @@ class RunView:
         """finished | interrupted | running | stopped (killed: resumable), as `evo` itself says."""
         if self.run.outside:
             return "unreadable"
-        from ..store import RunStore
+        from ..runs.store import RunStore
 
         if not any(self.root.file(self.run, f) for f in ("config.json", "events.jsonl")):
             return "empty"

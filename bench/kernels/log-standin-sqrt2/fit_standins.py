@@ -35,14 +35,17 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from evo.backends.llvm import compile_kernel  # noqa: E402
-from evo.fit import FitConfig, fit_errors, polish_float32  # noqa: E402
-from evo.interp import evaluate  # noqa: E402
-from evo.fullrange import SQRT2_INTERVAL  # noqa: E402
-from evo.ir import Instr, Program, render  # noqa: E402
-from evo.member import Member  # noqa: E402
-from evo.runs import ERRORS_NOTE, FRONT_FORMAT, load_front  # noqa: E402
-from evo.scoring import Scorer, error_ulp, stats, ulp32  # noqa: E402
-from evo.verify import verify_program  # noqa: E402
+from evo.codegen.fullrange import SQRT2_INTERVAL  # noqa: E402
+from evo.core.interp import evaluate  # noqa: E402
+from evo.core.ir import Instr, Program, render  # noqa: E402
+from evo.core.scoring import Scorer, error_ulp, stats, ulp32  # noqa: E402
+from evo.fit.config import FitConfig  # noqa: E402
+from evo.fit.float32 import fit_errors, polish_float32  # noqa: E402
+from evo.platforms import FLOAT32  # noqa: E402
+from evo.runs.front import load_front  # noqa: E402
+from evo.runs.member import Member  # noqa: E402
+from evo.runs.store import ERRORS_NOTE, FRONT_FORMAT  # noqa: E402
+from evo.verification.fused import verify_program  # noqa: E402
 from primitives.float32 import f32_range, from_ordinal  # noqa: E402
 from targets import get_target  # noqa: E402
 
@@ -133,12 +136,13 @@ def save(name: str, p: Program, x: np.ndarray, err: np.ndarray, extra: dict, sec
     t = get_target(name, SQRT2_INTERVAL)
     v = verify_program(p, t)
     member = Member(id=1, program=p, cost=float(p.n_ops), train=stats(err, x), mutation="stand-in",
-                    validation=Scorer(t).score(p, "validation"), exhaustive=v.to_dict())
+                    validation=Scorer(t, FLOAT32).score(p, "validation"), exhaustive=v.to_dict())
     d = ROOT / "bench" / "kernels" / f"{name}-standin-sqrt2"
     d.mkdir(parents=True, exist_ok=True)
-    front = {"format": FRONT_FORMAT, "run": d.name, "target": t.to_dict(), "dtype": "float32", "metric": "ulp",
+    front = {"format": FRONT_FORMAT, "run": d.name, "target": t.to_dict(), "platform": "float32", "dtype": "float32",
+             "metric": "ulp",
              "seed": None, "cost": "ops", "errors": ERRORS_NOTE,
-             "stand_in": NOTE.format(structure=STRUCTURE[name]), **extra, "members": [member.to_dict()]}
+             "stand_in": NOTE.format(structure=STRUCTURE[name]), **extra, "members": [member.to_dict(FLOAT32)]}
     (d / "front.json").write_text(json.dumps(front, indent=1) + "\n")
     # the settings a run's config.json holds, as far as they apply (evo.load_run reads it); the
     # budget is this script's time for both kernels (no search ran)

@@ -1,0 +1,1 @@
+"""Classical approximations (Taylor, minimax, Padé, rational minimax) as float32 programs."""

@@ -1,0 +1,4 @@
+"""python -m evo.cli: the `evo` command."""
+from . import main
+
+main()
