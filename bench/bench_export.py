@@ -30,7 +30,7 @@ log2-sqrt2-9ops, -12ops, -12ops-fma, -13ops; log-sqrt2-9ops, -10ops, -12ops, -14
 --log2 / --log take another kernel, e.g. the STAND-INS
 bench/kernels/log2-standin-sqrt2 and log-standin-sqrt2: hand-structured fma polynomials whose
 constants evo's fitter chose (bench/kernels/log-standin-sqrt2/fit_standins.py), NOT found by
-the search. --stand-in: evo.baselines minimax
+the search. --stand-in: evo.classical.baselines minimax
 polynomials for exp2 / exp, float32 coefficients, fma Horner: exp2 degree 6 on [-0.5, 0.5],
 exp degree 7 on [-ln2/2, ln2/2] (degree 6 reaches 1.06 ULP over all inputs); --degree-exp2 /
 --degree-exp change the degrees.
@@ -208,7 +208,7 @@ def kernels(args: argparse.Namespace) -> dict[str, tuple[Program, Target, Proven
             deg = args.degree_exp2 if name == "exp2" else args.degree_exp
             p = build_program(approximation(t, "minimax", deg), "fma")
             lo, hi = t.interval
-            out[name] = (p, t, Provenance(f"evo.baselines minimax degree {deg} on [{lo:.6g}, {hi:.6g}], "
+            out[name] = (p, t, Provenance(f"evo.classical.baselines minimax degree {deg} on [{lo:.6g}, {hi:.6g}], "
                                           f"fma Horner (stand-in)"), f"minimax{deg}-fma on [{lo:.6g}, {hi:.6g}]")
         else:
             source = getattr(args, name) or _shown(DISCOVERED[name])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Exhaustive verification, old against new, side by side: the numpy path (evo.verify.exhaustive
+"""Exhaustive verification, old against new, side by side: the numpy path (evo.verification.yardstick.exhaustive
 on the program's LLVM kernel, float64 numpy reference, numpy error passes, interpreter
-cross-check: what verify_program did before the switch) and evo.fastverify.fast_verify
+cross-check: what verify_program did before the switch) and evo.verification.fused.fast_verify
 (one fused LLVM loop, piecewise-polynomial reference), on every float32 of an interval.
 
     .venv/bin/python bench/bench_verify.py                  # the four cases below, 3 repeats
@@ -9,10 +9,10 @@ cross-check: what verify_program did before the switch) and evo.fastverify.fast_
     .venv/bin/python bench/bench_verify.py --threads 1      # both on one core
 
 Cases (one program each):
-  exp2-01    exp2 on [0, 1]        evo.baselines minimax degree 6, fma Horner
+  exp2-01    exp2 on [0, 1]        evo.classical.baselines minimax degree 6, fma Horner
   exp2-sym   exp2 on [-0.5, 0.5]   the discovered 6-op kernel, bench/kernels/exp2-sym-6ops
-  log2       log2 on [0.75, 1.5]   evo.baselines minimax degree 9 in x - 1 (log2(1) = 0 kept), fma
-  erf        erf on [0, 1]         evo.baselines minimax degree 8, fma
+  log2       log2 on [0.75, 1.5]   evo.classical.baselines minimax degree 9 in x - 1 (log2(1) = 0 kept), fma
+  erf        erf on [0, 1]         evo.classical.baselines minimax degree 8, fma
 Figures: median wall seconds and median process CPU seconds (all threads) over repeats
 for each; "new cold" is the first call of the process (driver compile, reference table
 from the disk cache or built) and is not in the medians. Both share the machine with

@@ -224,26 +224,39 @@ def verify_c(path: str | Path, symbol: str, target: str | Target, interval: tupl
              full_range: bool = False, progress: Callable[[int, int], None] | None = None) -> Verification:
     """Check `float symbol(float)` of a C file (gcc -O3 -march=native -std=c99) on every
     float32 of the target's interval, or all 2^32 inputs; with its special-value table."""
-    from .verification.functions import check_function
     from .verification.native import load_c
 
-    return check_function(load_c(path, symbol), _function_target(target, interval, full_range), full_range, progress)
+    return _check_function(load_c(path, symbol), target, interval, full_range, progress)
 
 
 def verify_library(library: str, symbol: str, target: str | Target, interval: tuple[float, float] | str | None = None,
                    full_range: bool = False, progress: Callable[[int, int], None] | None = None) -> Verification:
     """Check a shared library's `float symbol(float)` (e.g. libm.so.6's expf) as verify_c does."""
-    from .verification.functions import check_function
     from .verification.native import load_library
 
-    return check_function(load_library(library, symbol), _function_target(target, interval, full_range), full_range,
-                          progress)
+    return _check_function(load_library(library, symbol), target, interval, full_range, progress)
 
 
-def _function_target(target: str | Target, interval: tuple[float, float] | str | None, full_range: bool) -> Target:
+def verify_jax(path: str | Path, symbol: str, target: str | Target, interval: tuple[float, float] | str | None = None,
+               full_range: bool = False, progress: Callable[[int, int], None] | None = None) -> Verification:
+    """Check a JAX function of a Python module (a native JAX export, or any function of a
+    float32 array) under jax.jit, as verify_c does a C function: what XLA computes."""
+    from .verification.xla import load_module, on_numpy, symbol_of, xla_version
+
+    fn = symbol_of(load_module(path), symbol, str(path))
+    return _check_function(on_numpy(fn), target, interval, full_range, progress, computed_by=xla_version())
+
+
+def _check_function(fn: Callable, target: str | Target, interval: tuple[float, float] | str | None,
+                    full_range: bool, progress: Callable[[int, int], None] | None, **options) -> Verification:
+    """A float32 function on the target's interval or every input, and its special values."""
+    from .codegen.fullrange import special_inputs
+    from .verification.functions import check_function
+
     if full_range and interval is not None:
         raise EvoError("{--full-range} checks every float32 input: leave out {--interval}")
-    return target if isinstance(target, Target) else get_target(target, interval)
+    t = target if isinstance(target, Target) else get_target(target, interval)
+    return check_function(fn, t, full_range, progress, special_inputs(t), **options)
 
 
 def certify(program: Program | Member, target: str | Target | None = None,
@@ -257,17 +270,21 @@ def certify(program: Program | Member, target: str | Target | None = None,
 
 
 def export(member: Program | Member, lang: str = "c", full_range: bool = False, *,
-           target: str | Target | None = None, name: str | None = None, reals: bool | None = None) -> str:
+           target: str | Target | None = None, name: str | None = None, reals: bool | None = None,
+           exact: bool = False, xla_check: bool = True, progress: Callable[[int, int], None] | None = None) -> str:
     """Source code of a member (or a program, with its target) in C, JAX or NumPy,
     with a header stating its accuracy and where it came from. A member is exported as
     its run's platform writes it (a reals run's as float64 C or JAX with its certified
-    bound); reals=True exports a bare program so."""
+    bound); reals=True exports a bare program so. JAX is native float32 code, its error
+    measured by running XLA over every input (cached; xla_check=False skips it, and the
+    header says so); exact=True: the float64 emulation, bit-exact with the interpreter."""
     p, t = _program_and_target(member, target, None)
     row = _platform_of(member, reals)
     m = member if isinstance(member, Member) else None
     source = (f"run {m.run}, member {m.id}" if m.run else f"member {m.id}") if m else "a program given in Python"
     prov = row.provenance(p, t, source, member=m) if m or row.name != FLOAT32.name else None
-    return row.export(p, t, lang, full_range=full_range, name=name, provenance=prov)
+    return row.export(p, t, lang, full_range=full_range, name=name, provenance=prov,
+                      **({"exact": exact, "xla_check": xla_check, "progress": progress} if lang == "jax" else {}))
 
 
 def _platform_of(x: Program | Member, reals: bool | None) -> Platform:
@@ -303,5 +320,6 @@ def _program_and_target(p: Program | Member, target: str | Target | None,
     return p, target if isinstance(target, Target) else get_target(target, interval)
 
 
-__all__ = ["Run", "search", "resume", "load_run", "verify", "verify_c", "verify_library", "certify", "export",
+__all__ = ["Run", "search", "resume", "load_run", "verify", "verify_c", "verify_library", "verify_jax", "certify",
+           "export",
            "baselines", "Verification", "make_evaluator", "run_search"]

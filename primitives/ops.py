@@ -38,7 +38,7 @@ def _jax_fma(a: Any, b: Any, c: Any) -> Any:
     `jax_enable_x64`. On float64 arrays holding float32 values it returns the
     round-to-odd float64 sum itself (its rounding to float32 is the fma), which
     the XLA backend's exact mode rounds without going through float32 hardware
-    ops (those flush subnormals under XLA). Native mode uses `jax_native`.
+    ops (those flush subnormals under XLA). Native float32 code writes a*b + c.
     """
     from jax import lax
 

@@ -48,7 +48,7 @@ def test_search_returns_a_run_whose_front_is_labelled_and_non_dominated(tmp_path
     # a member exports with its own target and the exhaustive figure in the header
     text = evo.export(best, lang="numpy")
     assert "verified exhaustively" in text and f"member {best.id}" in text
-    # (twice: importing the evo.export package on first use must not hide the function)
+    # (twice: importing the code generators on first use must not hide the function)
     assert evo.export(best, lang="c") and callable(evo.export) and callable(evo.baselines) and callable(evo.verify)
 
 

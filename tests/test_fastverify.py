@@ -1,5 +1,5 @@
-"""evo/fastverify.py and evo/reference.py: the fused LLVM exhaustive verifier agrees with the
-numpy verifier (evo.verify.exhaustive, the float64 numpy reference) on every statistic, over
+"""evo/verification/fused.py and reference.py: the fused LLVM exhaustive verifier agrees with the
+numpy verifier (evo.verification.yardstick.exhaustive, the float64 numpy reference) on every statistic, over
 sub-ranges of ordinals; the piecewise-polynomial reference is as accurate as it says."""
 from __future__ import annotations
 
@@ -196,7 +196,7 @@ def test_overflowing_results_and_references():
 
 
 def test_special_values_through_the_numpy_path():
-    """Every rule of evo.verify on crafted data: the identity program over ordinals that
+    """Every rule of the numpy yardstick on crafted data: the identity program over ordinals that
     reach FLT_MAX, inf and NaN patterns, and around zero, against a crafted float64
     reference (finite, overflowing, inf, NaN, zeros), through the fallback (numpy) loop."""
     def crafted(x: np.ndarray) -> np.ndarray:

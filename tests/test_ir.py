@@ -1,4 +1,4 @@
-"""evo/ir.py (and the interpreter that defines program meaning): validation messages,
+"""evo/core/ir.py (and the interpreter that defines program meaning): validation messages,
 JSON round-trip, hash stability, canonical form, prune/fold, rendering, cost."""
 from __future__ import annotations
 

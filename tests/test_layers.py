@@ -14,11 +14,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("targets", ("targets",)),
     ("core", ("evo.errors", "evo.core")),
     ("engines", ("evo.backends", "evo.fit")),
-    ("judges and writers", ("evo.verification", "evo.reals", "evo.classical", "evo.codegen")),
+    ("judges", ("evo.verification", "evo.reals", "evo.classical")),
+    ("writers", ("evo.codegen",)),
     ("platforms", ("evo.platforms",)),
     ("runs", ("evo.runs",)),
     ("search", ("evo.evolution",)),
-    ("api", ("evo.api",)),
+    ("api", ("evo.api", "evo.lib")),
     ("front ends", ("evo.cli", "evo.dashboard", "evo.reals.__main__", "evo")),
 ]
 

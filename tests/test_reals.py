@@ -288,7 +288,7 @@ def test_export_reals_c_and_jax_state_the_certified_bound(tmp_path):
     import shutil
     import subprocess
 
-    from evo.api import export  # (evo.export is also the name of the export package)
+    from evo.api import export
     from evo.core.interp import evaluate
 
     p = pade_squared(1598.74142206, 69.26019263)

@@ -1,4 +1,4 @@
-"""evo/scoring.py: ULP error (the README's definition) checked against mpmath, fixed-ULP and
+"""evo/core/scoring.py: ULP error (the README's definition) checked against mpmath, fixed-ULP and
 relative modes, worst scores for NaN/inf, training/validation sets, the Scorer end to end."""
 from __future__ import annotations
 

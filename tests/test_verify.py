@@ -1,4 +1,4 @@
-"""evo/verify.py: the exhaustive check over every float32 of an interval, compared with an
+"""evo/verification/yardstick.py: the exhaustive check over every float32 of an interval, compared with an
 independent computation (interpreter + mpmath) on small intervals, and `evo verify --json`."""
 from __future__ import annotations
 

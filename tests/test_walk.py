@@ -5,10 +5,10 @@ import mpmath
 import numpy as np
 import pytest
 
-from evo.backends.c import C_FLOAT32, C_FLOAT64, JAX_FLOAT64, statements
 from evo.core.doubledouble import DOUBLE_DOUBLE, evaluate_dd
 from evo.core.interp import FLOAT32, FLOAT64, evaluate
 from evo.core.ir import Builder
+from evo.core.source import C_FLOAT32, C_FLOAT64, JAX_FLOAT32, JAX_FLOAT64, statements
 from evo.core.walk import missing, walk
 from evo.fit.lm import dual_table, forward
 from evo.platforms import PLATFORMS
@@ -18,7 +18,7 @@ from primitives import OPS
 # Every domain a platform's programs are run in, by platform. The float32 platform's
 # searches may be given any op of the op table (--ops), so its domains cover all of them.
 DOMAINS = {
-    "float32": {"float32": FLOAT32, "dual": dual_table(2, 3), "C-f32": C_FLOAT32},
+    "float32": {"float32": FLOAT32, "dual": dual_table(2, 3), "C-f32": C_FLOAT32, "JAX-f32": JAX_FLOAT32},
     "reals": {"float64": FLOAT64, "dual": dual_table(2, 3), "double-double": DOUBLE_DOUBLE,
               "Taylor series": SERIES, "interval": INTERVAL, "mpmath": MPMATH, "C-f64": C_FLOAT64,
               "JAX-f64": JAX_FLOAT64},

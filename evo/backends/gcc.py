@@ -2,7 +2,7 @@
 
 Every C build of evo goes through `build_so` / `run_gcc`: the gcc backend's kernels and
 the C library baselines (evo.backends.timing), C files checked by `evo verify --c`
-(evo.export.native), the tests and bench/bench_export.py. One policy for all:
+(evo.verification.native), the tests and bench/bench_export.py. One policy for all:
 - the compiler is gcc from PATH; a missing gcc or a rejected source is a GccError
   (an EvoError: one line, gcc's first error; all of gcc's output in .stderr);
 - builds go to one work directory per process, removed at exit, each under a fresh

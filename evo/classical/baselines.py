@@ -10,9 +10,9 @@ Rationals are numerator Horner / denominator Horner (one div). The programs are
 scored by the same Scorer as evolved ones, so a front can be compared point by
 point::
 
-    from evo.baselines import baselines
-    for b in baselines(get_target("exp2"), degrees=range(2, 9)):
-        print(b.name, b.ops, b.max_ulp, b.mean_ulp)
+    from evo.platforms import FLOAT32
+    for b in FLOAT32.baselines(get_target("exp2"), degrees=range(2, 9)):
+        print(b.name, b.ops, b.max_error, b.mean_error)
 
 Conventions (see `Approximation` for the details):
 

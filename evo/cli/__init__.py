@@ -19,6 +19,7 @@ COMMANDS = {
     "search": "Evolve programs from f(x) = x; write runs/NAME.",
     "front": "Show the Pareto front of a run.",
     "export": "Export a program as C, JAX or NumPy code.",
+    "lib": "Write the ready library of discovered functions (C header and source, or JAX).",
     "bench": "Benchmarks: search, kernel speed, scaling.",
     "dashboard": "Serve a live web page of the runs in a directory (read-only).",
 }

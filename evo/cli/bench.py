@@ -1,4 +1,4 @@
-"""evo bench {search,kernel,scaling}: benchmarks (never timed unit tests)."""
+"""evo bench {search,kernel,scaling,jax}: benchmarks (never timed unit tests)."""
 from __future__ import annotations
 
 import click
@@ -9,6 +9,7 @@ BENCHES = {
     "search": "Evaluations/s with and without fitting; time to a verified < 1 ULP exp2.",
     "kernel": "ns/element of a program per backend, and the ratio to library baselines.",
     "scaling": "Evaluations/s with 1 and 2 Ray workers, side by side.",
+    "jax": "evo.lib.jax against jnp under jax.jit (and softmax / log-sum-exp), side by side.",
 }
 
 

@@ -41,9 +41,15 @@ def run_member(run_dir: str, member_id: str) -> tuple[Program, Target, Platform,
 @click.option("--reals", is_flag=True,
               help="Program files: a reals-mode program, as float64 C or JAX, certified first (header states it). "
                    "A reals run's members are exported so without it.")
+@click.option("--exact", is_flag=True,
+              help="JAX: the float64 emulation, bit-exact with the interpreter (needs float64; slow), instead of "
+                   "native float32 code.")
+@click.option("--no-xla-check", "no_xla_check", is_flag=True,
+              help="JAX: do not run XLA over every input to measure the native code's error (the header says so).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def export(source: str, member_id: str | None, target: str | None, interval: str | None, lang: str,
-           full_range: bool, name: str | None, output: str | None, verify: bool, reals: bool, quiet: bool) -> None:
+           full_range: bool, name: str | None, output: str | None, verify: bool, reals: bool, exact: bool,
+           no_xla_check: bool, quiet: bool) -> None:
     """Export SOURCE (a run directory with --id K, or a PROGRAM.json with --target T)."""
     if Path(source).is_dir():
         if member_id is None:
@@ -67,7 +73,16 @@ def export(source: str, member_id: str | None, target: str | None, interval: str
         a, b = t.f32_inputs()
         with progress_bar("verifying", b - a + 1, enabled=verify and not quiet and platform.verify is not None) as update:
             prov = platform.provenance(p, t, f"program file {source}", measure=measure, progress=update)
-    text = platform.export(p, t, lang, full_range=full_range, name=name, provenance=prov)
+    if (exact or no_xla_check) and lang != "jax":
+        raise EvoError("--exact and --no-xla-check are options of --lang jax")
+    options = {}
+    if lang == "jax":
+        options = {"exact": exact, "xla_check": not (exact or no_xla_check)}
+    a, b = (-0x7FFFFFFF, 0x7FFFFFFF) if full_range else t.f32_inputs()
+    checking = lang == "jax" and options["xla_check"] and platform.verify is not None
+    with progress_bar("running XLA on every input", b - a + 1, enabled=checking and not quiet) as update:
+        text = platform.export(p, t, lang, full_range=full_range, name=name, provenance=prov,
+                               **options, **({"progress": update} if options else {}))
     if output:
         try:
             Path(output).write_text(text)

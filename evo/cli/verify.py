@@ -28,6 +28,11 @@ def print_result(r: VerifyResult, what: str, full_range: bool = False) -> None:
     click.echo(f"reference   {r.reference}" + (f"; {FULL_RANGE_NOTE}" if full_range else ""))
     if r.cross_checked:
         click.echo(f"backend     LLVM JIT, bit-exact with the interpreter on {r.cross_checked:,} cross-checked inputs")
+    if r.computed_by:
+        click.echo(f"computed by {r.computed_by}")
+    if r.subnormal_results:
+        click.echo(f"subnormal   {r.subnormal_results:,} results are subnormal, {r.flushed_to_zero:,} of them came out 0; "
+                   f"max ulp over the other results {fmt_error(r.max_ulp_normal)} at x = {r.argmax_normal!r}")
     click.echo(f"elapsed     {r.seconds:.1f} s")
 
 
@@ -37,7 +42,9 @@ def print_result(r: VerifyResult, what: str, full_range: bool = False) -> None:
 @click.option("--c", "c_file", type=click.Path(dir_okay=False), metavar="FILE.c",
               help="Verify a C function: compiled with gcc -O3 -march=native -std=c99.")
 @click.option("--lib", "library", metavar="LIBRARY", help="Verify a shared-library symbol (libm.so.6, or a path).")
-@click.option("--symbol", metavar="NAME", help="The `float NAME(float)` function for --c / --lib.")
+@click.option("--jax", "jax_file", type=click.Path(dir_okay=False), metavar="FILE.py",
+              help="Verify a JAX function of a Python module (a native JAX export), as jax.jit compiles it.")
+@click.option("--symbol", metavar="NAME", help="The function for --c / --lib (`float NAME(float)`) or --jax.")
 @click.option("--full-range", is_flag=True,
               help="Every float32 input (all 2^32). A PROGRAM is checked as its full-range C export.")
 @click.option("--reals", is_flag=True,
@@ -46,21 +53,23 @@ def print_result(r: VerifyResult, what: str, full_range: bool = False) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def verify(program: str | None, target: str, interval: str | None, c_file: str | None, library: str | None,
-           symbol: str | None, full_range: bool, reals: bool, as_json: bool, quiet: bool) -> None:
-    """Check PROGRAM, --c FILE.c --symbol FN, or --lib LIBRARY --symbol NAME on every float32
-    input of the interval (or every float32 input with --full-range)."""
-    given = [n for n, v in (("PROGRAM", program), ("--c", c_file), ("--lib", library)) if v]
+           jax_file: str | None, symbol: str | None, full_range: bool, reals: bool, as_json: bool,
+           quiet: bool) -> None:
+    """Check PROGRAM, --c FILE.c --symbol FN, --lib LIBRARY --symbol NAME or --jax FILE.py
+    --symbol NAME on every float32 input of the interval (or every float32 input with --full-range)."""
+    given = [n for n, v in (("PROGRAM", program), ("--c", c_file), ("--lib", library), ("--jax", jax_file)) if v]
     if not given:
         raise EvoError("give a PROGRAM.json to verify")
     if len(given) > 1:
-        raise EvoError(f"give only one of PROGRAM.json, --c FILE.c, --lib LIBRARY (got {', '.join(given)})")
+        raise EvoError(f"give only one of PROGRAM.json, --c FILE.c, --lib LIBRARY, --jax FILE.py "
+                       f"(got {', '.join(given)})")
     if program is None and not symbol:
         raise EvoError(f"{given[0]} needs --symbol NAME")
     if program is not None and symbol:
-        raise EvoError("--symbol goes with --c or --lib")
+        raise EvoError("--symbol goes with --c, --lib or --jax")
     if reals:
         if program is None or full_range:
-            raise EvoError("--reals certifies a PROGRAM.json on its interval (not --c, --lib or --full-range)")
+            raise EvoError("--reals certifies a PROGRAM.json on its interval (not --c, --lib, --jax or --full-range)")
         certify_reals(load_program(program), resolve_target(target, interval), program, as_json, quiet)
         return
     t = resolve_target(target, interval)
@@ -72,6 +81,9 @@ def verify(program: str | None, target: str, interval: str | None, c_file: str |
         elif c_file is not None:
             r = api.verify_c(c_file, symbol, t, interval if full_range else None, full_range, update)
             what = f"{symbol} in {c_file} against {t.expr}"
+        elif jax_file is not None:
+            r = api.verify_jax(jax_file, symbol, t, interval if full_range else None, full_range, update)
+            what = f"{symbol} in {jax_file} (jax.jit) against {t.expr}"
         else:
             r = api.verify_library(library, symbol, t, interval if full_range else None, full_range, update)
             what = f"{symbol} in {library} against {t.expr}"
@@ -105,7 +117,7 @@ def _fmt(v: float | str) -> str:
 
 
 def certify_reals(p, t: Target, what: str, as_json: bool, quiet: bool) -> None:
-    """`evo verify P.json -t T --reals`: the certificate (evo.certify); exit 1 when not certified."""
+    """`evo verify P.json -t T --reals`: the certificate (evo.reals.certify); exit 1 when not certified."""
     import sys
 
     with progress_bar("certifying (pieces)", 1, enabled=not quiet) as update:

@@ -4,7 +4,8 @@
     text = export_source(program, get_target("exp2"), "c", full_range=True, name="my_exp2f")
 
 The C file defines `float NAME(float x)` and `void NAME_n(const float *x, float *y,
-size_t n)`; the Python modules define `NAME(x)` on arrays. Every file starts with
+size_t n)`; the Python modules define `NAME(x)` on arrays (JAX: native float32 code by
+default, the float64 emulation with exact=True). Every file starts with
 a header: target, interval, max ULP (and whether exhaustive), where the program
 came from, and the evo version. A reals-mode program is written as float64 code by
 evo.codegen.reals.
@@ -16,11 +17,14 @@ from typing import Literal
 from targets import Target
 
 from ..core.ir import Program
+from ..core.progress import ProgressFn
 from ..errors import EvoError
 from .c import c_source
 from .code import Provenance, check_name, default_name, prepared, with_version
 from .fullrange import wrapper_for
+from .jax_native import native_body, native_source, public_function
 from .python import python_source
+from .xla_check import describe, measure
 
 Lang = Literal["c", "jax", "numpy"]
 LANGS: tuple[str, ...] = ("c", "jax", "numpy")
@@ -28,8 +32,13 @@ SUFFIX = {"c": ".c", "jax": ".py", "numpy": ".py"}
 
 
 def export_source(p: Program, target: Target, lang: str, full_range: bool = False, name: str | None = None,
-                  provenance: Provenance | None = None) -> str:
-    """Source text of the float32 program `p` (a kernel for `target` on its interval) in `lang`."""
+                  provenance: Provenance | None = None, exact: bool = False, xla_check: bool = True,
+                  progress: ProgressFn | None = None, xla_result: dict | None = None) -> str:
+    """Source text of the float32 program `p` (a kernel for `target` on its interval) in `lang`.
+    JAX: native float32 code (evo.codegen.jax_native), its error measured by running XLA over
+    every input unless xla_check is False (xla_result: that measurement, already made of this
+    very code: native_code_key says which); exact=True: the float64 emulation, bit-exact with
+    the interpreter (evo.codegen.python)."""
     if lang not in LANGS:
         raise EvoError(f"unknown language {lang!r} (known: {', '.join(LANGS)})")
     fn = check_name(name or default_name(target))
@@ -41,7 +50,25 @@ def export_source(p: Program, target: Target, lang: str, full_range: bool = Fals
         raise EvoError("the kernel does not depend on x: nothing to wrap for the full range")
     if lang == "c":
         return c_source(q, target, fn, prov, wrapper)
+    if lang == "jax" and not exact:
+        body = native_code(q, target, fn, wrapper)
+        measured = xla_result or (measure(body, fn, target, wrapper is not None, progress) if xla_check else None)
+        return native_source(q, target, fn, prov, wrapper, describe(measured, wrapper is not None))
     return python_source(q, target, fn, lang, prov, wrapper)
+
+
+def native_code(q: Program, target: Target, fn: str, wrapper) -> str:
+    """The code of a native JAX export that runs (no header, no docstring figures)."""
+    return native_body(q, target, wrapper) + "\n\n" + public_function(fn, target, wrapper is not None, "")
+
+
+def native_code_key(p: Program, target: Target, full_range: bool, name: str | None = None) -> str:
+    """A hash of the code a native JAX export of `p` runs: what an XLA measurement is of."""
+    import hashlib
+
+    fn = check_name(name or default_name(target))
+    code = native_code(prepared(p), target, fn, wrapper_for(target) if full_range else None)
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
 
 
 __all__ = ["export_source", "Provenance", "LANGS", "SUFFIX", "default_name"]

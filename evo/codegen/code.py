@@ -35,6 +35,7 @@ class Provenance:
     member: str | None = None
     seed: int | None = None
     evo_version: str = ""
+    computed_by: str = ""         # where max_ulp is not the interpreter's semantics: what computed it (XLA ...)
 
 
 def with_version(prov: Any) -> Any:
@@ -76,13 +77,17 @@ def call_names(p: Program) -> dict[str, str]:
 
 
 def header_lines(p: Program, target: Target, prov: Provenance, lang: str, name: str,
-                 full_range: str | None, notes: list[str]) -> list[str]:
+                 full_range: str | None, notes: list[str], full_range_check: str = "") -> list[str]:
+    """The file's header. full_range_check: how the full-range function's error is known
+    (default: how to check it, where the file does not say)."""
     lo, hi = target.interval
     if prov.max_ulp is None:
         acc = "max error on the interval: not measured"
     elif prov.exhaustive:
         n = f" ({prov.inputs:,} inputs)" if prov.inputs else ""
         acc = f"max error on the interval: {prov.max_ulp:.4g} ULP, verified exhaustively on every float32 input{n}"
+        if prov.computed_by:
+            acc += f", as {prov.computed_by} computes it"
     else:
         n = f" on {prov.inputs:,} sample points" if prov.inputs else " on a sample"
         acc = f"max error on the interval: {prov.max_ulp:.4g} ULP, measured{n} (NOT exhaustive; run `evo verify`)"
@@ -94,7 +99,7 @@ def header_lines(p: Program, target: Target, prov: Provenance, lang: str, name: 
     ]
     if full_range:
         lines.append(f"Full range: every float32 input; {full_range}.")
-        lines.append("The full-range error is not certified by this export: "
+        lines.append(full_range_check or "The full-range error is not certified by this export: "
                      "`evo verify --c FILE.c --symbol NAME --target T --full-range` checks all 2^32 inputs.")
     return lines + notes
 

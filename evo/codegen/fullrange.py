@@ -7,7 +7,7 @@ log), plus exp2 for a kernel on [-0.5, 0.5] and log2 / log for a kernel on
 product) and once in array Python shared by the NumPy and JAX exports; all use
 only IEEE float32 operations, fma and 32-bit integer bit manipulation, so they
 agree bit for bit (the JAX export carries float32 values in float64, so XLA's
-flushing of subnormals cannot touch them; see evo.export.python).
+flushing of subnormals cannot touch them; see evo.codegen.python).
 
     exp2  k = floor(x), r = x - k in [0, 1]; 2^x = K(r) * 2^k.
           r is exact except for -0.5 < x < 0, where 1 + x is rounded: up to
@@ -83,6 +83,9 @@ class Wrapper:
     fast_max: str = ""
     fast_what: str = ""             # the fast inputs, in words (comments)
     preference: int = 0             # wrapper_for: among wrappers a kernel fits, the lowest wins
+    # Template: the native JAX form (evo.codegen.jax_native), "" = py_body. XLA computes both
+    # sides of a select, so it has no fast path: one formula, with selects for the ends.
+    py_native: str = ""
 
     def __post_init__(self) -> None:
         if not self.interval:
@@ -256,7 +259,7 @@ static inline float ${fn}_fast(float x) {
 """
 
 # -- array Python (numpy and JAX) ---------------------------------------------------
-# Written against a small vocabulary each export defines (evo.export.python): values
+# Written against a small vocabulary each export defines (evo.codegen.python): values
 # are "float32" in that export's representation (numpy: float32 arrays; JAX: float64
 # arrays holding float32 values, so XLA's contraction and flushing cannot touch them).
 # _add/_sub/_div/_fma/_floor: one correctly rounded float32 operation; _f2u/_u2f: bit casts
@@ -345,6 +348,43 @@ def $fn(x):
 """
 
 
+# -- native JAX (float32 arithmetic, XLA's) -----------------------------------------------
+# y * 2^k straight into the exponent bits (t = k + MAGIC: its bits shifted by 23 are k << 23),
+# right wherever the result is normal; below the first input with a normal result the result
+# is 0 (as XLA on CPU flushes a subnormal), above the last finite one it is inf. NaN flows
+# through (every comparison is false). $LO and $HI: those two inputs (native_thresholds).
+_NATIVE_SCALE = """\
+    res = _u2f(_f2u(y) + (_f2u(t) << 23))
+    res = _where(x < $LO, ZERO, res)
+    return _where(x > $HI, INF, res)
+"""
+
+_NATIVE_EXP2_SYM = """\
+def $fn(x):
+""" + _PY_CONSTS + """\
+    xc = jnp.clip(x, -LIM, LIM)
+    t = _add(xc, MAGIC)
+    y = _kernel(_sub(xc, _sub(t, MAGIC)))
+""" + _NATIVE_SCALE
+
+_NATIVE_EXP = """\
+def $fn(x):
+""" + _PY_CONSTS + """\
+    xc = jnp.clip(x, -LIM, LIM)
+    t = _fma(xc, LOG2E, MAGIC)
+    k = _sub(t, MAGIC)
+    y = _kernel(_fma(-k, LN2_LO, _fma(-k, LN2_HI, xc)))
+""" + _NATIVE_SCALE
+
+
+def native_thresholds(target: Target) -> dict[str, str]:
+    """$LO: the first float32 whose exp result is normal; $HI: the last whose result is finite."""
+    with np.errstate(all="ignore"):
+        sub = _edge(target.f64, lambda y: y < MIN_NORMAL, -200.0, 0.0)    # last input with a subnormal result
+        hi = _edge(target.f64, np.isfinite, 0.0, 200.0)                   # last finite result
+    return {"LO": f"np.float32({_next(sub)!r})", "HI": f"np.float32({hi!r})"}
+
+
 def _log_wrapper(name: str, kernel: str, consts: dict[str, str], c: tuple[str, str], py: tuple[str, str],
                  summary: str, preference: int = 0) -> Wrapper:
     """A log wrapper: the shared reduction with this log's constants and its two result
@@ -376,10 +416,10 @@ WRAPPERS: dict[str, Wrapper] = {
                     c_fast=_EXP2_C[1], fast_limit=125.0, preference=1),
     "exp2-sym": Wrapper("exp2", "2^x on [-0.5, 0.5]", _EXP2_SYM_C[0], _PY_EXP2_SYM,
                         "2^x = K(r) * 2^k, k = round(x), r = x - k in [-0.5, 0.5] (exact)", (-0.5, 0.5),
-                        c_fast=_EXP2_SYM_C[1], fast_limit=125.0),
+                        c_fast=_EXP2_SYM_C[1], fast_limit=125.0, py_native=_NATIVE_EXP2_SYM),
     "exp": Wrapper("exp", "e^x on [-ln2/2, ln2/2]", _EXP_C[0], _PY_EXP,
                    "e^x = K(r) * 2^k, k = round(x/ln2), r = x - k*ln2 (Cody-Waite, fma)",
-                   c_fast=_EXP_C[1], fast_limit=86.0),
+                   c_fast=_EXP_C[1], fast_limit=86.0, py_native=_NATIVE_EXP),
     "log2": _log_wrapper("log2", "log2(x) on [1, 2]", _LOG2, ("fmaf(-d, $LOG2E, 0.0f - k)", "e + k"),
                          ("_fma(-d, LOG2E, _sub(ZERO, k))", "_add(e, k)"),
                          "log2 x = e + K(m), m in [1, 2); for x in [sqrt(1/2), 1): -K(1/x) - d*log2(e)",
@@ -396,6 +436,16 @@ WRAPPERS: dict[str, Wrapper] = {
                                     "_fma(k, LN2_HI, _fma(k, LN2_LO, y))",
                                     "log x = k*ln2 + K(m), x = 2^k m, m in [sqrt(1/2), sqrt 2]; "
                                     "k*ln2 = k*LN2_HI + k*LN2_LO by two fmas"),
+}
+
+
+# The derivative of each full-range function from its own value, in the wrappers' array
+# vocabulary (x, y = the function's value, the _consts() names): what jax.custom_jvp uses.
+JVP: dict[str, tuple[str, str]] = {
+    "exp2": ("y * LN2_HI", "2^x ln 2 = y * ln 2"),
+    "exp": ("y", "e^x = y"),
+    "log2": ("LOG2E / x", "1 / (x ln 2) = log2(e) / x"),
+    "log": ("ONE / x", "1 / x"),
 }
 
 
@@ -434,7 +484,7 @@ def fast_limit_subs(w: Wrapper) -> dict[str, str]:
 
 
 def fast_block_subs(w: Wrapper, fn: str) -> dict[str, str]:
-    """The C array form's block test (evo.export.c): FAST_KEY, a uint32 of x[j] whose max over a
+    """The C array form's block test (evo.codegen.c): FAST_KEY, a uint32 of x[j] whose max over a
     block is at most FAST_MAX when every x may take fn_fast; FAST_WHAT says which x those are."""
     bits = fast_limit_subs(w)["FAST_BITS"]
     return {"FAST_KEY": Template(w.fast_key or "${fn}_f2u(x[j]) & 0x7FFFFFFFu").substitute(fn=fn),
@@ -456,6 +506,13 @@ def py_wrapper(w: Wrapper, fn: str) -> str:
     """The array-Python wrapper `def fn(x)` around `_kernel` (numpy and JAX)."""
     body = Template(w.py_body).substitute(fn=fn)
     return Template(_PY_SCALE).substitute(fast_limit_subs(w)) + "\n\n" + body if w.fast_limit else body
+
+
+def native_wrapper(w: Wrapper, fn: str, target: Target) -> str:
+    """The native JAX wrapper `def fn(x)` around `_kernel` (its own form where it has one)."""
+    if not w.py_native:
+        return py_wrapper(w, fn)
+    return Template(w.py_native).substitute(fn=fn, **native_thresholds(target))
 
 
 def py_constants() -> dict[str, float]:
@@ -511,9 +568,3 @@ def special_inputs(target: Target) -> np.ndarray:
                  2 * math.exp(-0.25), 0.5 * math.exp(0.25), MIN_NORMAL * 1.5, F32_MAX / 2, -math.nan]
     x = np.array(base + extra, dtype=np.float32)
     return x
-
-
-def expected(target: Target, x: np.ndarray) -> np.ndarray:
-    """The float32 rounding of the float64 reference (inf where it overflows float32)."""
-    with np.errstate(all="ignore"):
-        return np.asarray(target.f64(np.asarray(x, np.float32).astype(np.float64))).astype(np.float32)

@@ -26,8 +26,9 @@ import numpy as np
 from primitives import OPS
 from targets import Target
 
-from ..backends.c import C_FLOAT32, decimal, f32_hex, statements
+from ..backends.c import decimal, f32_hex
 from ..core.ir import CONST, Program
+from ..core.source import C_FLOAT32, statements
 from ..errors import EvoError
 from .code import Provenance, call_names, embed, header_lines
 from .fullrange import Wrapper, py_constants, py_wrapper
@@ -195,8 +196,10 @@ def python_source(p: Program, target: Target, fn: str, lang: str, prov: Provenan
                   wrapper: Wrapper | None) -> str:
     """A NumPy or JAX module defining `fn(x)` (p already pruned and folded)."""
     notes = NUMPY_NOTES if lang == "numpy" else JAX_NOTES
-    head = header_lines(p, target, prov, "NumPy" if lang == "numpy" else "JAX", fn,
-                        wrapper.summary if wrapper else None, notes)
+    head = header_lines(p, target, prov, "NumPy" if lang == "numpy" else "JAX (exact float64 emulation)", fn,
+                        wrapper.summary if wrapper else None, notes,
+                        "The full-range function is bit-exact with the C export (`evo export ... --lang c --full-range`), "
+                        "which `evo verify --c FILE.c --symbol NAME --target T --full-range` checks on all 2^32 inputs.")
     parts = ['"""' + "\n".join(head).replace('"""', "'''") + '\n"""', "from __future__ import annotations\n"]
     if lang == "numpy":
         parts.append("import numpy as np\n")

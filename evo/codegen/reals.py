@@ -1,8 +1,8 @@
 """Export of a reals-mode program: C (`double FN(double x)`) and JAX (float64).
 
-A reals program is a real-number function with float64 constants (evo.reals); its
+A reals program is a real-number function with float64 constants (evo.platforms.reals); its
 certified figure is a bound on the max relative error of that real function
-(evo.certify). The exported code computes it in float64, which adds its own rounding
+(evo.reals.certify). The exported code computes it in float64, which adds its own rounding
 (~1e-16 relative per op, amplified by squarings): the header states the certified
 bound, the float64 code's measured error, and what each means. Constants are written
 exactly (C99 hex floats; Python float.fromhex).
@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from primitives import OPS
 from targets import Target
 
-from ..backends.c import C_FLOAT64, JAX_FLOAT64, statements
-from ..backends.common import LoweringError
 from ..core.ir import Program, prune, render
 from ..core.numbers import digits
+from ..core.source import C_FLOAT64, JAX_FLOAT64, SourceError, statements
 from ..errors import EvoError
 from .code import check_name, default_name, with_version
 
@@ -64,7 +63,7 @@ def _statements(p: Program, templates: dict[str, str], const) -> tuple[list[tupl
     """(variable, expression) per live op (t1, t2, ...), and the output's operand."""
     try:
         stmts, out = statements(p, templates, "x", lambda k, v: const(v), temp=lambda slot, n: f"t{n}")
-    except LoweringError:
+    except SourceError:
         bad = next(ins.op for _, ins in p.live if ins.op in OPS and ins.op not in templates)
         raise EvoError(f"cannot export op {bad!r} in reals mode") from None
     return [(var, expr) for _, var, expr in stmts], out
@@ -114,7 +113,7 @@ def jax_source(p: Program, target: Target, name: str, prov: RealsProvenance) -> 
 def measured_provenance(p: Program, target: Target, source: str,
                         certified_max_rel: float | None = None) -> RealsProvenance:
     """The header's figures: the given certified bound (a front member's), else a fresh
-    certificate (evo.certify); sampled and float64 maxima from the dense sample."""
+    certificate (evo.reals.certify); sampled and float64 maxima from the dense sample."""
     from ..reals.certify import certify, sampled_max
 
     why = ""
@@ -128,9 +127,11 @@ def measured_provenance(p: Program, target: Target, source: str,
 
 
 def export_reals(p: Program, target: Target, lang: str, full_range: bool = False, name: str | None = None,
-                 provenance: RealsProvenance | None = None) -> str:
+                 provenance: RealsProvenance | None = None, exact: bool = False, xla_check: bool = True,
+                 progress=None) -> str:
     """C or JAX source of the reals-mode program `p` (pruned), with its accuracy header
-    (the reals platform's export; no full-range wrapper: the program is a real function)."""
+    (the reals platform's export; no full-range wrapper: the program is a real function).
+    exact, xla_check, progress: the float32 export's JAX options, which float64 code has no use for."""
     if full_range:
         raise EvoError("a reals-mode program has no full-range wrapper")
     prov = with_version(provenance or measured_provenance(p, target, "a program given in Python"))

@@ -82,16 +82,16 @@ def detail(m: "Member", front: "Front") -> dict:
 
 
 def exports(m: "Member") -> dict[str, str]:
-    """The member's code as `evo export` writes it, C and JAX (a failure is reported, not raised)."""
-    from ..api import (
-        export,  # evo.export the function (the attribute evo.export may be the subpackage)
-    )
+    """The member's code as `evo export` writes it, C and JAX (a failure is reported, not raised).
+    The page does not run XLA over every input for the JAX form: its header says it was not
+    measured there (`evo export --lang jax` measures it)."""
+    from ..api import export
     from ..errors import EvoError
 
     out = {}
     for lang in ("c", "jax"):
         try:
-            out[lang] = export(m, lang)
+            out[lang] = export(m, lang, **({"xla_check": False} if lang == "jax" else {}))
         except (EvoError, ValueError, KeyError) as e:
             out[lang] = f"/* cannot export as {lang}: {e} */"
     return out

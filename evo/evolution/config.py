@@ -11,7 +11,7 @@ from ..backends.registry import COST_BACKENDS, SEMANTICS_BACKENDS
 from ..errors import EvoError
 from ..fit.config import FitConfig
 from ..platforms import DEFAULT as DEFAULT_PLATFORM
-from ..platforms import PLATFORMS, get_platform, legacy_platform
+from ..platforms import PLATFORMS, get_platform, legacy_platform, platform_of_semantics
 from ..runs.store import RunStore
 from .strategy import STRATEGIES
 
@@ -58,8 +58,11 @@ class SearchConfig:
     validation_seed: int = 1
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "platform", platform_of_semantics(self.platform, self.semantics))
         if self.platform in PLATFORMS:  # the platform's defaults, resolved (config.json states them)
             row = PLATFORMS[self.platform]
+            if self.semantics == "interp" and "interp" not in row.semantics:
+                object.__setattr__(self, "semantics", row.semantics[0])
             object.__setattr__(self, "metric", self.metric or row.metrics[0])
             object.__setattr__(self, "ops", tuple(self.ops) or row.ops)
         check(self)

@@ -17,7 +17,7 @@ class FitConfig:
     round_below: float = 8.0     # round one constant at a time only for candidates within this,
     round_lm_iters: int = 3      # re-fitting the others with this many LM...
     round_minimax_iters: int = 8  # ...and Lawson steps after each rounding
-    # Reals mode (float64 programs judged as real functions, evo.reals):
+    # Reals mode (float64 programs judged as real functions, evo.platforms.reals):
     reals_restarts: int = 1      # extra fits from constants drawn on a log scale
     # The best start's Levenberg-Marquardt run to convergence (MINPACK), at most this many steps
     # (0: none), if its max error is under `reals_lm_below`. A search sets that per child to

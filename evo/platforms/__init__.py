@@ -7,9 +7,10 @@ from __future__ import annotations
 from ..core.platform import Platform
 from ..errors import EvoError
 from .float32 import FLOAT32
+from .float32_xla import FLOAT32_XLA
 from .reals import REALS
 
-PLATFORMS: dict[str, Platform] = {p.name: p for p in (FLOAT32, REALS)}
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (FLOAT32, FLOAT32_XLA, REALS)}
 DEFAULT = FLOAT32.name
 
 
@@ -27,4 +28,10 @@ def legacy_platform(dtype: str | None) -> str:
     return REALS.name if dtype == "float64" else FLOAT32.name
 
 
-__all__ = ["PLATFORMS", "DEFAULT", "Platform", "get_platform", "legacy_platform", "FLOAT32", "REALS"]
+def platform_of_semantics(platform: str, semantics: str) -> str:
+    """Scoring under XLA's own arithmetic (`--semantics xla`) is the float32-xla platform."""
+    return FLOAT32_XLA.name if platform == FLOAT32.name and semantics in FLOAT32_XLA.semantics else platform
+
+
+__all__ = ["PLATFORMS", "DEFAULT", "Platform", "get_platform", "legacy_platform", "platform_of_semantics", "FLOAT32",
+           "FLOAT32_XLA", "REALS"]

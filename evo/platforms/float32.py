@@ -38,7 +38,8 @@ def provenance(p: Program, target: Target, source: str, member: Any = None, meas
     if member is not None:
         if member.exhaustive is not None:
             return Provenance(source=source, max_ulp=member.exhaustive_max, exhaustive=True,
-                              inputs=member.exhaustive.get("inputs"), run=member.run, member=str(member.id), seed=seed)
+                              inputs=member.exhaustive.get("inputs"), run=member.run, member=str(member.id), seed=seed,
+                              computed_by=member.exhaustive.get("computed_by", ""))
         v = member.validation
         return Provenance(source=source, max_ulp=v.max if v else None, exhaustive=False,
                           inputs=(v.n or None) if v else None, run=member.run, member=str(member.id), seed=seed)
@@ -58,7 +59,7 @@ FLOAT32 = Platform(
     ops=DEFAULT_SEARCH_OPS,
     unit="ulp",
     metrics=("ulp", "fixed"),
-    semantics=SEMANTICS_BACKENDS,
+    semantics=tuple(b for b in SEMANTICS_BACKENDS if b != "xla"),  # xla: the float32-xla platform
     evaluate=_evaluate,
     fit=fit_float32,
     display="ulp",

@@ -31,7 +31,7 @@ class RealsBaseline:
     """A classical form as a reals-mode program: the real-number approximation (mpmath,
     Remez for the minimax kinds) with its coefficients rounded to float64, written in x
     (Horner in x: a degree-d polynomial is d mul + d add; a rational p/q has q monic:
-    2(m + n) ops), judged like an evolved reals program (evo.certify.sampled_max)."""
+    2(m + n) ops), judged like an evolved reals program (evo.reals.certify.sampled_max)."""
 
     name: str                 # e.g. "minimax5", "rational3/2", "taylor4"
     kind: str

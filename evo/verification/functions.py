@@ -1,6 +1,7 @@
 """Exhaustive checks of float32 functions that are not programs: a C file's or a shared
-library's symbol (evo.verification.native), or a program's full-range C export, on every
-float32 of an interval or on all 2^32 inputs, with a table of special values."""
+library's symbol (evo.verification.native), a JAX function (evo.verification.xla), or a
+program's full-range C export, on every float32 of an interval or on all 2^32 inputs,
+with a table of special values (the caller's: evo.codegen.fullrange.special_inputs)."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +12,6 @@ import numpy as np
 
 from targets import Target
 
-from ..codegen.fullrange import expected, special_inputs
 from ..core.progress import ProgressFn
 from .result import VerifyResult
 from .yardstick import _error_ulp, exhaustive
@@ -22,18 +22,26 @@ FULL_RANGE_NOTE = ("float32 results beyond the float32 range count as +-inf (exp
 Fn32 = Callable[[np.ndarray], np.ndarray]
 
 
-def check_function(fn: Fn32, t: Target, full_range: bool = False, progress: ProgressFn | None = None) -> VerifyResult:
+def check_function(fn: Fn32, t: Target, full_range: bool = False, progress: ProgressFn | None = None,
+                   specials: np.ndarray | tuple = (), **options) -> VerifyResult:
     """Every float32 of the target's interval (or every input), plus the special-value table
-    (`special_values`: expected, the float64 reference rounded to float32, against what fn gives)."""
+    (`special_values`: expected, the float64 reference rounded to float32, against what fn
+    gives) on `specials` (those inside the interval, and its ends). options: exhaustive's."""
     a, b = ALL_ORDINALS if full_range else t.f32_inputs()
-    r = exhaustive(fn, t, ordinals=(a, b), progress=progress)
+    r = exhaustive(fn, t, ordinals=(a, b), progress=progress, **options)
     if full_range:
         r = _with_negative_zero(r, fn, t)
-        xs = special_inputs(t)
+        xs = np.asarray(specials, np.float32)
     else:
         lo, hi = t.interval
-        xs = np.array([v for v in special_inputs(t) if lo <= v <= hi] + [lo, hi], np.float32)
+        xs = np.array([v for v in specials if lo <= v <= hi] + [lo, hi], np.float32)
     return dataclasses.replace(r, special_values=tuple(special_table(fn, t, xs)))
+
+
+def expected(target: Target, x: np.ndarray) -> np.ndarray:
+    """The float32 rounding of the float64 reference (inf where it overflows float32)."""
+    with np.errstate(all="ignore"):
+        return np.asarray(target.f64(np.asarray(x, np.float32).astype(np.float64))).astype(np.float32)
 
 
 def _with_negative_zero(r: VerifyResult, fn: Fn32, t: Target) -> VerifyResult:

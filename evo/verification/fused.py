@@ -1,12 +1,12 @@
 """Fused exhaustive verification: one LLVM loop computes the program, the reference and
 the ULP error of every float32 input of an interval (11-22x less CPU than the numpy
-path, evo.verify.exhaustive, measured by bench/bench_verify.py).
+path, evo.verification.yardstick.exhaustive, measured by bench/bench_verify.py).
 
-    from evo.fastverify import fast_verify
+    from evo.verification.fused import fast_verify
     r = fast_verify(program, get_target("exp2"), (0.0, 1.0))
     r.max_ulp, r.argmax, r.mean_ulp, r.not_correctly_rounded, r.worst[:3]
 
-Reference: evo.reference's piecewise polynomials (float64, certified relative error
+Reference: evo.verification.reference's piecewise polynomials (float64, certified relative error
 <= 1e-15, i.e. <= 1.7e-8 float32 ULP; the result's `reference` says how much), with
 the target's float64 numpy function on the pieces that cannot be fitted. Inputs are
 walked in segments (at most 2^16 ordinals, inside one piece), so the polynomial's
@@ -18,7 +18,7 @@ program); the program is evo.backends.llvm's own kernel (`lower` + `compile_ir`,
 builds from bits. Then an explicitly vectorised pass (<VW x double>, UNROLL vectors
 per iteration) evaluates the reference, the error |y - v| / ulp32(v) and the count
 of results that are not the correctly rounded float32 of v, with the rules of
-evo.verify (non-finite y, non-finite or overflowing references, ulp floor 2^-149).
+the numpy yardstick (non-finite y, non-finite or overflowing references, ulp floor 2^-149).
 An iteration whose lanes are all ordinary (2^-126 <= |v| < 2^127, y finite, v not
 near a float32 midpoint) takes a short exact form of those rules; others are
 redone after the sub-block with the full rules. Per segment it yields the max and
@@ -28,7 +28,7 @@ maxima make `worst`.
 Exact count: where v lies within AMB_ULP of a float32 midpoint (and y within 1 ULP),
 no float64 reference can tell the correct rounding (np.exp2 itself returns the
 midpoint at x = -0.029743773862719536); those few inputs (~1 in 10^7) are decided
-by mpmath, so `not_correctly_rounded` is exact and may differ from evo.verify's by
+by mpmath, so `not_correctly_rounded` is exact and may differ from the yardstick's by
 them.
 
 Every run cross-checks a strided sample (every CROSS_CHECK_STRIDE-th input of each
@@ -36,7 +36,7 @@ segment, odd so it walks every residue class): the loop hands back x, y, v and t
 error there; x must be the input of that ordinal, y bit-identical to the numpy
 interpreter (the definition), the error identical to the numpy rules on (y, v), and
 v within REF_CHECK_ULP of the float64 numpy reference (else mpmath decides). The
-stride is coarser than evo.verify's 61: the interpreter's numpy fma (~25 ns an
+stride is coarser than the yardstick's 61: the interpreter's numpy fma (~25 ns an
 element) would otherwise cost more than the whole check.
 """
 from __future__ import annotations
@@ -298,7 +298,7 @@ class _Gen:
         b.position_at_end(done)
 
     def rules(self, y: Any, v: Any) -> tuple[Any, Any]:
-        """(err, differ) for float32 results y and float64 references v: evo.verify's
+        """(err, differ) for float32 results y and float64 references v: the yardstick's
         _error_ulp and _block, lane by lane. The class tests (finite, NaN, zero, equal) are
         integer tests on the bits of doubles (y and the float32 rounding of v, widened
         exactly), so every mask has the 64-bit lanes of the error vector."""
@@ -341,7 +341,7 @@ class _Gen:
 
         There ulp(v) = 2^(E-23) >= 2^-149, its reciprocal is 2^(23-E) (bits (0x7FE + 23)
         << 52 minus v's exponent bits) and d * (1/ulp) is exactly d / ulp; y and the float32
-        rounding r of v are finite and r is not zero, so evo.verify's rules reduce to these.
+        rounding r of v are finite and r is not zero, so the yardstick's rules reduce to these.
         y finite <=> err < inf (else err is inf or NaN). Near a midpoint: v's 29 bits below
         float32 precision within 64 of a midpoint's (AMB_ULP)."""
         b, vd, vl = self.b, self.vd, self.vl
@@ -743,11 +743,11 @@ def fast_verify(program: Program, target: Target, interval: tuple[float, float] 
                 cross_check_stride: int = CROSS_CHECK_STRIDE) -> FastVerifyResult:
     """Every float32 in the interval (or the ordinal range [a, b]) through `program`: its
     ULP error against the piecewise-polynomial reference, the fields of
-    evo.verify.verify_program plus `worst` (the `top` largest maxima of distinct
+    VerifyResult plus `worst` (the `top` largest maxima of distinct
     2^16-ordinal blocks, (x, err), largest first) and the reference's figures.
 
     threads: worker threads (default: every core); progress(done, total) after each task.
-    degree/table: the reference (default: evo.reference.build_table(target, (a, b), degree),
+    degree/table: the reference (default: evo.verification.reference.build_table(target, (a, b), degree),
     cached); cross_check_stride: one input in that many is cross-checked (odd, > W).
     EvoError if a cross-check fails."""
     if cross_check_stride <= W or cross_check_stride % 2 == 0:

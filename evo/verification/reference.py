@@ -154,7 +154,7 @@ class PieceTable:
                           self.test_points, self.seconds, self.meta)
 
 
-# -- LLVM: the reference value, shared by the checker below and by evo.fastverify --------------
+# -- LLVM: the reference value, shared by the checker below and by evo.verification.fused --------------
 
 def splat(b: ir.IRBuilder, value: Any, ty: ir.Type) -> Any:
     """`value` (a scalar) broadcast to `ty` (a vector type), or itself for a scalar type."""

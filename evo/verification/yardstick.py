@@ -42,17 +42,26 @@ class _Partial:
     ncr: int = 0
     n: int = 0
     checked: int = 0
+    max_normal: float = -1.0        # the max where the correctly rounded result is not subnormal
+    argmax_normal: float = float("nan")
+    subnormal: int = 0              # inputs whose correctly rounded result is a nonzero subnormal
+    flushed: int = 0                # ...and that got 0 (flush to zero)
 
     def merge(self, o: "_Partial") -> None:
         if o.max > self.max or (np.isnan(self.argmax) and o.n):
             self.max, self.argmax = o.max, o.argmax
+        if o.max_normal > self.max_normal:
+            self.max_normal, self.argmax_normal = o.max_normal, o.argmax_normal
         self.total += o.total
         self.ncr += o.ncr
         self.n += o.n
         self.checked += o.checked
+        self.subnormal += o.subnormal
+        self.flushed += o.flushed
 
 
 BLOCK = 1 << 16  # inputs per numpy pass: the float64 temporaries stay in cache
+_MIN_NORMAL = np.float32(2.0 ** -126)
 _local = threading.local()
 
 
@@ -125,6 +134,15 @@ def _block(fn: Fn32, reference: Callable[[np.ndarray], np.ndarray], start: int, 
         differ &= ~(nan_y & np.isnan(rounded))
     differ &= ~((y == 0) & (rounded == 0))  # -0 vs +0: same value
     out = _Partial(float(err[i]), float(x[i]), float(np.sum(err)), int(np.count_nonzero(differ)), n)
+    sub = (np.abs(rounded) < _MIN_NORMAL) & (rounded != 0)
+    if sub.any():  # results that should be subnormal: counted apart (XLA on CPU flushes them)
+        out.subnormal, out.flushed = int(np.count_nonzero(sub)), int(np.count_nonzero(sub & (y == 0)))
+        if not sub.all():
+            normal = np.where(sub, -1.0, err)
+            j = int(np.argmax(normal))
+            out.max_normal, out.argmax_normal = float(normal[j]), float(x[j])
+    else:
+        out.max_normal, out.argmax_normal = out.max, out.argmax
     if check is not None:
         xs = x[::CROSS_CHECK_STRIDE]
         want = check(xs)
@@ -149,8 +167,9 @@ def _chunk(fn: Fn32, reference: Callable[[np.ndarray], np.ndarray], start: int, 
 def exhaustive(fn: Fn32, target: Target, interval: tuple[float, float] | None = None,
                ordinals: tuple[int, int] | None = None, progress: ProgressFn | None = None,
                check: Fn32 | None = None, threads: int | None = None,
-               reference: Callable[[np.ndarray], np.ndarray] | None = None) -> VerifyResult:
-    """Run `fn` on every float32 in the interval (or ordinal range) and measure its ULP error."""
+               reference: Callable[[np.ndarray], np.ndarray] | None = None, computed_by: str = "") -> VerifyResult:
+    """Run `fn` on every float32 in the interval (or ordinal range) and measure its ULP error.
+    computed_by: what ran fn, for the result (e.g. XLA, with its version and device)."""
     t = target.with_interval(*interval) if interval else target
     a, b = ordinals if ordinals else t.f32_inputs()
     ref = reference or t.f64
@@ -166,7 +185,9 @@ def exhaustive(fn: Fn32, target: Target, interval: tuple[float, float] | None = 
                 progress(acc.n, total)
     lo, hi = float(from_ordinal(a)), float(from_ordinal(b))
     return VerifyResult(acc.max, acc.total / max(acc.n, 1), acc.argmax, acc.ncr, acc.n,
-                        time.perf_counter() - t0, (lo, hi), cross_checked=acc.checked)
+                        time.perf_counter() - t0, (lo, hi), cross_checked=acc.checked, computed_by=computed_by,
+                        max_ulp_normal=acc.max_normal, argmax_normal=acc.argmax_normal,
+                        subnormal_results=acc.subnormal, flushed_to_zero=acc.flushed)
 
 
 def verify_program_numpy(p: Program, target: Target, interval: tuple[float, float] | None = None,

@@ -4,7 +4,7 @@
     .venv/bin/python bench/kernels/log-standin-sqrt2/fit_standins.py      # ~5-10 min on 2 cores
 
 The search (evo search log2 --interval 0.7071068,1.4142136) is meant to find these kernels;
-until it does, the full-range log2f / logf exports (evo.fullrange, LOG_BUDGET) are built
+until it does, the full-range log2f / logf exports (evo.codegen.fullrange, LOG_BUDGET) are built
 on hand-structured polynomials whose constants evo's own fitter chooses:
 
     t = x - 1                          exact (Sterbenz: x in [1/2, 2])
@@ -12,7 +12,7 @@ on hand-structured polynomials whose constants evo's own fitter chooses:
                                        near 1/ln2 - c1 (one more constant: c1 is free)
     log:   fma(t, q(t), t)             q: degree 9; t + t*q rounded once
 
-Constants: a weighted least-squares start, then evo.fit.fit_errors (Levenberg-Marquardt,
+Constants: a weighted least-squares start, then evo.fit.float32.fit_errors (Levenberg-Marquardt,
 Lawson minimax, float32 lattice polish) on a dense training set; then rounds of the float32
 polish alone, each on the training set grown by the 400 worst inputs of an exhaustive check
 (every float32 of the interval, LLVM build); the best exhaustive max is kept. log2 tries a

@@ -1,0 +1,29 @@
+"""evo lib --lang c|jax -o DIR: the ready library of discovered functions, as files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import EvoError
+from ..lib.catalog import c_library, catalog, jax_package, pick
+
+
+@click.command()
+@click.option("--lang", type=click.Choice(["c", "jax"]), required=True,
+              help="c: a header and a source (scalar and array forms); jax: a native JAX package (= evo.lib.jax).")
+@click.option("--output", "-o", type=click.Path(file_okay=False), required=True, help="Directory to write into.")
+@click.option("--funcs", metavar="LIST", help="Comma list of functions (default: all: exp2, exp, log2, log).")
+@click.option("--stem", default="evo_math", show_default=True, help="C: the file names' stem.")
+def lib(lang: str, output: str, funcs: str | None, stem: str) -> None:
+    """Write evo's ready functions (each with its error over all 2^32 inputs in its comment)."""
+    functions = pick(catalog(), funcs)
+    files = c_library(functions, stem) if lang == "c" else jax_package(functions)
+    out = Path(output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (out / name).write_text(text)
+    except OSError as e:
+        raise EvoError(f"{out}: cannot write: {e.strerror or e}") from None
+    click.echo(f"wrote {', '.join(str(out / n) for n in files)} ({', '.join(f.name for f in functions)})", err=True)
