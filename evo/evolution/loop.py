@@ -343,7 +343,7 @@ class Search:
         """Island i starts again from f(x) = x (the whole-run front keeps what it found);
         it forgets which functions it saw, so that it may find them again."""
         isl, seed = self.state.islands[i], self._seed_member
-        isl.population, isl.front = deque([seed]), Front([seed])
+        isl.population, isl.front = deque([seed]), Front([seed], by_cost=False)
         isl.last_gain, isl.restarts = isl.evals, isl.restarts + 1
         self._evaluated[i], self._fitted[i] = {}, {probe_key(seed.program, self.probe)}
         self.stats.restarts += 1

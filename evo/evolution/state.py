@@ -38,7 +38,7 @@ class Island:
     """One population and the front of what it produced since it (re)started."""
 
     population: deque = field(default_factory=deque)
-    front: Front = field(default_factory=Front)
+    front: Front = field(default_factory=lambda: Front(by_cost=False))   # in the order members joined
     evals: int = 0            # children of this island evaluated
     last_gain: int = 0        # `evals` when its front last gained a member
     restarts: int = 0
@@ -52,7 +52,7 @@ class Island:
 
     @staticmethod
     def from_dict(d: dict, members: dict[int, Member]) -> "Island":
-        return Island(deque(members[i] for i in d["population"]), Front(members[i] for i in d["front"]),
+        return Island(deque(members[i] for i in d["population"]), Front((members[i] for i in d["front"]), by_cost=False),
                       int(d["evals"]), int(d["last_gain"]), int(d["restarts"]))
 
 

@@ -45,8 +45,11 @@ class Front:
 
     def __init__(self, members: Iterable[Member] = (), target: Target | None = None,
                  platform: Platform | None = None, cost_kind: str = "ops", meta: dict | None = None,
-                 path: Path | None = None) -> None:
-        self.members: list[Member] = sorted(members, key=lambda m: m.cost)
+                 path: Path | None = None, by_cost: bool = True) -> None:
+        """by_cost False: members in the order they joined (an island's front, which its
+        strategy draws parents from by position)."""
+        self.by_cost = by_cost
+        self.members: list[Member] = sorted(members, key=lambda m: m.cost) if by_cost else list(members)
         self.target, self.platform, self.cost_kind = target, platform, cost_kind
         self.meta = meta or {}
         self.path = path
@@ -76,7 +79,7 @@ class Front:
             return REJECTED
         kept = [a for a in self.members if not (m.error <= a.error and m.cost <= a.cost)]
         status = NEW if len(kept) == len(self.members) else REPLACED
-        self.members = sorted(kept + [m], key=lambda a: a.cost)
+        self.members = sorted(kept + [m], key=lambda a: a.cost) if self.by_cost else kept + [m]
         return status
 
     def refilter(self, extra: Iterable[Member] = ()) -> None:
