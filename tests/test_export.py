@@ -22,9 +22,9 @@ from support import assert_user_error
 from evo.backends.gcc import gcc_path, run_gcc
 from evo.codegen import export_source
 from evo.codegen.fullrange import WRAPPERS, special_inputs
-from evo.verification.functions import expected
 from evo.core.interp import evaluate
 from evo.core.ir import Instr, Program, dumps, to_dict
+from evo.verification.functions import expected
 from evo.verification.native import load_c, load_library
 from primitives import OPS
 from primitives.float32 import f32_range, from_ordinal

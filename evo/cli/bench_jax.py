@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import EvoError
 from ._common import print_json
 
+
 # Inputs drawn from each function's useful range (INPUTS says which).
 def _inputs(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
     if name.startswith("exp"):
@@ -25,7 +26,10 @@ def _inputs(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
 INPUTS = {"exp2": "U(-20, 20)", "exp": "U(-20, 20)", "log2": "2^U(-20, 20)", "log": "2^U(-20, 20)"}
 
 
-def _timer(fn: Callable, x: Any, target_s: float = 0.02) -> Callable[[], float]:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _timer(fn: Callable, x: Any, clock: Callable[[], float], target_s: float = 0.02) -> Callable[[], float]:
     """A sampler of seconds per call of fn(x) (calls per sample sized to ~target_s)."""
     fn(x).block_until_ready()
     t0 = time.perf_counter()
@@ -33,18 +37,18 @@ def _timer(fn: Callable, x: Any, target_s: float = 0.02) -> Callable[[], float]:
     calls = max(1, int(target_s / max(time.perf_counter() - t0, 1e-7)))
 
     def sample() -> float:
-        t = time.perf_counter()
+        t = clock()
         for _ in range(calls):
             out = fn(x)
         out.block_until_ready()
-        return (time.perf_counter() - t) / calls
+        return (clock() - t) / calls
 
     return sample
 
 
-def side_by_side(fns: dict[str, Callable], x: Any, repeats: int) -> dict[str, float]:
+def side_by_side(fns: dict[str, Callable], x: Any, repeats: int, clock: str = "wall") -> dict[str, float]:
     """Median seconds per call of each function, samples interleaved."""
-    samplers = {k: _timer(f, x) for k, f in fns.items()}
+    samplers = {k: _timer(f, x, CLOCKS[clock]) for k, f in fns.items()}
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, s in samplers.items():
@@ -52,7 +56,7 @@ def side_by_side(fns: dict[str, Callable], x: Any, repeats: int) -> dict[str, fl
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def functions(repeats: int, sizes: list[int], names: list[str]) -> list[dict]:
+def functions(repeats: int, sizes: list[int], names: list[str], clock: str = "wall") -> list[dict]:
     import jax
     import jax.numpy as jnp
 
@@ -64,7 +68,7 @@ def functions(repeats: int, sizes: list[int], names: list[str]) -> list[dict]:
         ours, theirs = jax.jit(getattr(ej, name)), jax.jit(getattr(jnp, name))
         for n in sizes:
             x = jax.device_put(_inputs(name, n, rng))
-            t = side_by_side({"evo": ours, "jnp": theirs}, x, repeats)
+            t = side_by_side({"evo": ours, "jnp": theirs}, x, repeats, clock)
             rows.append({"function": name, "n": n, "in_cache": n * 4 <= 1 << 20, "inputs": INPUTS[name],
                          "evo_ns": 1e9 * t["evo"] / n, "jnp_ns": 1e9 * t["jnp"] / n, "speedup": t["jnp"] / t["evo"]})
     return rows
@@ -76,7 +80,7 @@ def _ulp32(v: np.ndarray) -> np.ndarray:
     return ulp32(v)
 
 
-def computations(repeats: int, rows: int, cols: int) -> list[dict]:
+def computations(repeats: int, rows: int, cols: int, clock: str = "wall") -> list[dict]:
     """softmax(x) and log-sum-exp over the rows of a rows x cols float32 matrix, with jnp's and
     evo's exp (and log): time, and the max error in float32 ULP against float64."""
     import jax
@@ -105,7 +109,7 @@ def computations(repeats: int, rows: int, cols: int) -> list[dict]:
     xd = jax.device_put(x)
     for what, mk in (("softmax", lambda exp, log: softmax(exp)), ("log-sum-exp", logsumexp)):
         fns = {"evo": mk(ej.exp, ej.log), "jnp": mk(jnp.exp, jnp.log)}
-        t = side_by_side(fns, xd, repeats)
+        t = side_by_side(fns, xd, repeats, clock)
         err = {k: float(np.max(np.abs(np.asarray(f(xd), np.float64) - want[what]) / _ulp32(want[what])))
                for k, f in fns.items()}
         out.append({"computation": what, "shape": [rows, cols], "evo_ms": 1e3 * t["evo"], "jnp_ms": 1e3 * t["jnp"],
@@ -118,9 +122,20 @@ def computations(repeats: int, rows: int, cols: int) -> list[dict]:
 @click.option("--funcs", default="exp2,exp,log2,log", show_default=True)
 @click.option("--repeats", type=int, default=9, show_default=True, help="Interleaved samples per figure (median).")
 @click.option("--matrix", default="1000x1000", show_default=True, help="softmax / log-sum-exp shape ROWSxCOLS.")
+@click.option("--threads", type=int, default=0, help="XLA's threads (1: one core; 0: XLA's default, all cores).")
+@click.option("--clock", type=click.Choice(list(CLOCKS)), default="wall", show_default=True,
+              help="cpu: the process's CPU time (steadier on a shared machine; with --threads 1).")
 @click.option("--json", "as_json", is_flag=True)
-def jax(sizes: str, funcs: str, repeats: int, matrix: str, as_json: bool) -> None:
+def jax(sizes: str, funcs: str, repeats: int, matrix: str, threads: int, clock: str, as_json: bool) -> None:
     """evo.lib.jax against jnp under jax.jit: ns/element and speedup, side by side."""
+    import os
+    import sys
+
+    if threads:
+        if "jax" in sys.modules:
+            raise EvoError("--threads must be set before jax starts (run `evo bench jax` in a fresh process)")
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                                   f"intra_op_parallelism_threads={threads}").strip()
     import jax as jax_module
 
     try:
@@ -135,12 +150,13 @@ def jax(sizes: str, funcs: str, repeats: int, matrix: str, as_json: bool) -> Non
     if repeats < 1 or min(ns) < 1 or r < 1 or c < 1:
         raise EvoError("--repeats, --sizes and --matrix must be positive")
     device = f"{jax_module.default_backend()} ({jax_module.devices()[0].device_kind}), jax {jax_module.__version__}"
-    res = {"device": device, "repeats": repeats, "functions": functions(repeats, ns, names),
-           "computations": computations(repeats, r, c)}
+    res = {"device": device, "repeats": repeats, "clock": clock, "threads": threads or "default",
+           "functions": functions(repeats, ns, names, clock), "computations": computations(repeats, r, c, clock)}
     if as_json:
         print_json(res)
         return
-    click.echo(f"evo.lib.jax vs jnp under jax.jit on {device}; medians of {repeats} interleaved samples")
+    click.echo(f"evo.lib.jax vs jnp under jax.jit on {device}; {clock} clock, XLA threads: {res['threads']}; "
+               f"medians of {repeats} interleaved samples")
     click.echo(f"{'function':<9} {'n':>10} {'cache':<6} {'evo ns/el':>10} {'jnp ns/el':>10} {'speedup':>8}  inputs")
     for row in res["functions"]:
         click.echo(f"{row['function']:<9} {row['n']:>10,} {'in' if row['in_cache'] else 'out':<6} "

@@ -42,6 +42,7 @@ exp(+-inf) = +inf / +0, log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, log
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from string import Template
 
@@ -349,32 +350,56 @@ def $fn(x):
 
 
 # -- native JAX (float32 arithmetic, XLA's) -----------------------------------------------
-# y * 2^k straight into the exponent bits (t = k + MAGIC: its bits shifted by 23 are k << 23),
-# right wherever the result is normal; below the first input with a normal result the result
-# is 0 (as XLA on CPU flushes a subnormal), above the last finite one it is inf. NaN flows
-# through (every comparison is false). $LO and $HI: those two inputs (native_thresholds).
+# XLA computes both sides of every select and fuses the whole function into one loop, so
+# these are written for the fewest instructions. k = round(...) by the MAGIC addition (t = k
+# + MAGIC; XLA cannot fold (x + MAGIC) - MAGIC back into x: its constants pass a barrier),
+# and y * 2^k straight into the exponent bits (t's bits shifted by 23 are k << 23: cheaper
+# than XLA's saturating float -> int conversion), right wherever the result is normal. Below
+# the first input with a normal result the result is 0 (as XLA on CPU flushes a subnormal);
+# where x is not <= the last input with a finite result, x + inf: inf above it, a NaN itself
+# (its payload, shifted, would land in the exponent). Huge or infinite x only reach those
+# selects. $LO and $HI: those two inputs (native_thresholds).
 _NATIVE_SCALE = """\
     res = _u2f(_f2u(y) + (_f2u(t) << 23))
     res = _where(x < $LO, ZERO, res)
-    return _where(x > $HI, INF, res)
+    return _where(x <= $HI, res, x + INF)
 """
 
 _NATIVE_EXP2_SYM = """\
 def $fn(x):
 """ + _PY_CONSTS + """\
-    xc = jnp.clip(x, -LIM, LIM)
-    t = _add(xc, MAGIC)
-    y = _kernel(_sub(xc, _sub(t, MAGIC)))
+    t = _add(x, MAGIC)
+    y = _kernel(_sub(x, _sub(t, MAGIC)))
 """ + _NATIVE_SCALE
 
 _NATIVE_EXP = """\
 def $fn(x):
 """ + _PY_CONSTS + """\
-    xc = jnp.clip(x, -LIM, LIM)
-    t = _fma(xc, LOG2E, MAGIC)
+    t = _fma(x, LOG2E, MAGIC)
     k = _sub(t, MAGIC)
-    y = _kernel(_fma(-k, LN2_LO, _fma(-k, LN2_HI, xc)))
+    y = _kernel(_fma(-k, LN2_LO, _fma(-k, LN2_HI, x)))
 """ + _NATIVE_SCALE
+
+# The [sqrt(1/2), sqrt 2] logs: the reduction of _PY_LOG_SQRT2, the special values in two
+# selects. Every test on the bits must be one LLVM cannot turn into a float comparison that
+# XLA's flush-to-zero would then answer wrongly for a subnormal: it rewrites "the bits of x,
+# sign dropped, are 0" (and what it can prove equal to it) into x == 0, true under DAZ for
+# every subnormal. So +0 is told from the positive subnormals by float arithmetic on their
+# integer significand (fm, never subnormal itself: fm + 1 == 1 only for fm = 0).
+_NATIVE_LOG_SQRT2 = """\
+def $fn(x):
+""" + _PY_CONSTS + """\
+    ux = _f2u(x)
+    sub = ux < 0x00800000
+    fm = _i2f(_i32(ux))
+    u = _where(sub, _f2u(fm), ux)
+    d = u - 0x3F3504F4
+    k = _i2f((_i32(d) >> 23) - _where(sub, 149, 0))
+    y = _kernel(_u2f(u - (d & 0xFF800000)))
+    res = $RESULT
+    res = _where(ux < 0x7F800000, res, _where(ux == 0x7F800000, x, NAN))
+    return _where((sub & (_add(fm, ONE) == ONE)) | (ux == 0x80000000), -INF, res)
+"""
 
 
 def native_thresholds(target: Target) -> dict[str, str]:
@@ -406,7 +431,8 @@ def _log_sqrt2_wrapper(name: str, c_result: str, py_result: str, summary: str) -
                    Template(_PY_LOG_SQRT2).safe_substitute(RESULT=py_result), summary, SQRT2_INTERVAL,
                    c_fast=Template(_C_LOG_SQRT2_FAST).safe_substitute(RESULT=c_result),
                    fast_key="${fn}_f2u(x[j]) - 0x00800000u", fast_max="0x7EFFFFFFu",
-                   fast_what="x positive, normal and finite")
+                   fast_what="x positive, normal and finite",
+                   py_native=Template(_NATIVE_LOG_SQRT2).safe_substitute(RESULT=py_result))
 
 
 WRAPPERS: dict[str, Wrapper] = {
@@ -509,10 +535,12 @@ def py_wrapper(w: Wrapper, fn: str) -> str:
 
 
 def native_wrapper(w: Wrapper, fn: str, target: Target) -> str:
-    """The native JAX wrapper `def fn(x)` around `_kernel` (its own form where it has one)."""
-    if not w.py_native:
-        return py_wrapper(w, fn)
-    return Template(w.py_native).substitute(fn=fn, **native_thresholds(target))
+    """The native JAX wrapper `def fn(x)` around `_kernel` (its own form where it has one).
+    Without x64, JAX reads a Python int as int32: bit patterns from 2^31 up are written as uint32."""
+    subs = native_thresholds(target) if "$LO" in w.py_native else {}
+    text = Template(w.py_native).substitute(fn=fn, **subs) if w.py_native else py_wrapper(w, fn)
+    return re.sub(r"\b0x[0-9A-Fa-f]{8}\b", lambda m: f"np.uint32({m.group(0)})" if int(m.group(0), 16) >= 1 << 31
+                  else m.group(0), text)
 
 
 def py_constants() -> dict[str, float]:

@@ -52,12 +52,14 @@ def describe(d: dict | None, full_range: bool) -> list[str]:
         return ["Under XLA: NOT measured (exported without running XLA over the inputs; `evo verify --jax",
                 "FILE.py --symbol NAME -t T` measures it)."]
     where = "every float32 input" if full_range else "every float32 of the kernel's interval"
-    lines = [f"Under XLA: max error {float(d['max_ulp']):.4g} ULP over {where} ({d['inputs']:,} inputs), "
-             f"measured by running this code under jax.jit with {d.get('computed_by', '?')}."]
+    by = f"measured by running this code under jax.jit with {d.get('computed_by', '?')}"
     sub, flushed = d.get("subnormal_results") or 0, d.get("flushed_to_zero") or 0
     if sub:
-        lines.append(f"Of these, {sub:,} results are subnormal and {flushed:,} of them came out 0 (XLA flushes "
-                     f"subnormals on CPU); over the other results the max error is {float(d['max_ulp_normal']):.4g} ULP.")
+        lines = [f"Under XLA: max error {float(d['max_ulp_normal']):.4g} ULP over {where} whose result is normal "
+                 f"({d['inputs']:,} inputs, {sub:,} of them with a subnormal result: {flushed:,} of those came out 0, "
+                 f"as XLA on CPU flushes subnormals), {by}."]
+    else:
+        lines = [f"Under XLA: max error {float(d['max_ulp']):.4g} ULP over {where} ({d['inputs']:,} inputs), {by}."]
     lines.append("Subnormal inputs are read by their bits (exactly); a result is as the device's arithmetic makes "
                  "it (CPU: subnormal results flushed to 0). Another jax version or device: `evo verify --jax` "
                  "measures it there.")
