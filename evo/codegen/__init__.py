@@ -53,7 +53,13 @@ def export_source(p: Program, target: Target, lang: str, full_range: bool = Fals
     if lang == "jax" and not exact:
         body = native_code(q, target, fn, wrapper)
         measured = xla_result or (measure(body, fn, target, wrapper is not None, progress) if xla_check else None)
-        return native_source(q, target, fn, prov, wrapper, describe(measured, wrapper is not None))
+        lines = describe(measured, wrapper is not None)
+        if measured and not wrapper and prov.exhaustive and prov.max_ulp is not None and not prov.computed_by \
+                and abs(float(measured["max_ulp"]) - prov.max_ulp) > 1e-9:
+            lines.append(f"XLA computes this program differently from the interpreter: {float(measured['max_ulp']):.4g} "
+                         f"ULP under XLA against {prov.max_ulp:.4g} verified on the interpreter's semantics; the "
+                         "XLA figure is what this code gives.")
+        return native_source(q, target, fn, prov, wrapper, lines)
     return python_source(q, target, fn, lang, prov, wrapper)
 
 
