@@ -75,6 +75,8 @@ def search(target: str | Target, interval: tuple[float, float] | str | None = No
     max relative error, front members certified by interval arithmetic at the end).
     """
     if reals:
+        if options.get("platform", REALS.name) not in (REALS.name, FLOAT32.name):
+            raise EvoError(f"reals mode is its own platform: give --reals or --format {options['platform']}, not both")
         options = options | {"platform": REALS.name}
     if isinstance(target, Target):
         t, target = target, target.expr if target.description == "custom" else target.name
@@ -213,7 +215,7 @@ def verify(program: Program | Member, target: str | Target | None = None,
     target); full_range: its full-range C export on all 2^32 inputs."""
     p, t = _program_and_target(program, target, interval)
     if not full_range:
-        return FLOAT32.verify(p, t, progress=progress)
+        return _platform_of(program, None).verify(p, t, progress=progress)
     with tempfile.TemporaryDirectory(prefix="evo-verify-") as tmp:
         path = Path(tmp) / "full_range.c"
         path.write_text(FLOAT32.export(p, t, "c", full_range=True, name="evo_full_range"))

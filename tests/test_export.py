@@ -191,7 +191,7 @@ def op_program(name: str) -> Program:
 @pytest.mark.parametrize("full", [False, True])
 @pytest.mark.parametrize("name", list(WRAPPERS))
 def test_c_compiles_cleanly(tmp_path, name, full):
-    src = write(tmp_path, export_source(kernel(name), tgt(name), "c", full_range=full), "k.c")
+    write(tmp_path, export_source(kernel(name), tgt(name), "c", full_range=full), "k.c")
     for flags in (["-O2"], ["-O3", "-march=native"], ["-O0"], ["-O2", "-pedantic"]):
         r = gcc([*WARN, *flags, "-c", "k.c", "-o", "k.o"], tmp_path)
         assert r.returncode == 0, (flags, r.stderr)

@@ -21,6 +21,8 @@ _F32 = {"float32": FLOAT32, "dual": dual_table(2, 3), "C-f32": C_FLOAT32, "JAX-f
 DOMAINS = {
     "float32": _F32,
     "float32-xla": _F32,   # its programs are float32 programs, compiled by XLA from the JAX-f32 templates
+    # the small formats compute in float32 too; only the rounding of the result differs
+    "bfloat16": _F32, "float16": _F32, "float32-bfloat16": _F32,
     "reals": {"float64": FLOAT64, "dual": dual_table(2, 3), "double-double": DOUBLE_DOUBLE,
               "Taylor series": SERIES, "interval": INTERVAL, "mpmath": MPMATH, "C-f64": C_FLOAT64,
               "JAX-f64": JAX_FLOAT64},

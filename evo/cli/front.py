@@ -21,18 +21,30 @@ class ProofColumn:
     """How a platform's proven figure is shown (by Platform.display)."""
 
     title: str
-    value: Callable[[Member], float | None]
-    prefix: str
+    show: Callable[[Member], str]     # the cell: the figure, or "no"
     note: str
     baselines: bool     # whether the classical baselines are listed below
 
 
+def _exhaustive(m: Member) -> str:
+    return f"yes: {fmt_error(m.exhaustive_max)}" if m.exhaustive else "no"
+
+
+def _certified(m: Member) -> str:
+    return f"<= {fmt_error(m.certified_max_rel)}" if m.certified_max_rel else "no"
+
+
+def _misrounded(m: Member) -> str:
+    e = m.exhaustive
+    return f"{e['not_correctly_rounded']:,} of {e['inputs']:,}" if e else "no"
+
+
 PROOF = {
-    "ulp": ProofColumn("exhaustive?", lambda m: m.exhaustive_max, "yes: ", "exhaustive = every float32 of the interval",
-                       True),
-    "digits": ProofColumn("certified bound", lambda m: m.certified_max_rel, "<= ",
-                          "certified bound = proven on every real x of the interval (interval arithmetic, "
-                          "evo verify --reals)", False),
+    "ulp": ProofColumn("exhaustive?", _exhaustive, "", True),
+    "digits": ProofColumn("certified bound", _certified, "certified bound = proven on every real x of the interval "
+                          "(interval arithmetic, evo verify --reals)", False),
+    "rounding": ProofColumn("misrounded", _misrounded, "misrounded = results not correctly rounded, counted on "
+                            "every input (exhaustive)", True),
 }
 
 
@@ -61,15 +73,13 @@ def front(run: str, as_json: bool, plot: str | None, no_baselines: bool, member_
     unit = f.unit
     width = shutil.get_terminal_size((80, 24)).columns
     console = Console(width=width)
-    t = Table(title=f"{f.target.expr} on [{f.target.interval[0]:.6g}, {f.target.interval[1]:.6g}] "
+    t = Table(title=f"{f.target.expr} on [{f.target.interval[0]:.8g}, {f.target.interval[1]:.8g}] "
                     f"- run {f.path.name} ({len(f)} members)")
     for col in ("id", "ops", f"max {unit}", "measured on", "train", "validation", proof.title):
         t.add_column(col, no_wrap=True)
     for m in f:
-        checked = proof.value(m)
         t.add_row(str(m.id), f"{m.cost:g}", fmt_error(m.error), m.error_on, fmt_error(m.train.max),
-                  fmt_error(m.validation.max if m.validation else None),
-                  f"{proof.prefix}{fmt_error(checked)}" if checked is not None else "no")
+                  fmt_error(m.validation.max if m.validation else None), proof.show(m))
     console.print(t)
     cut = False
     for m in f:
@@ -79,16 +89,19 @@ def front(run: str, as_json: bool, plot: str | None, no_baselines: bool, member_
         cut |= text != m.expression
         console.print(head + text, markup=False, highlight=False, soft_wrap=True)
     if cut:
-        console.print(f"(expressions cut to fit {width} columns; evo front {run} --id ID shows one whole)",
+        console.print(f"(expressions cut to fit {width} columns; --id ID shows one whole)",
                       markup=False, highlight=False)
-    console.print(f"max {unit}: the best known max error, measured on: {proof.note}; "
-                  f"validation = {_n(f)} sampled points; train = the (grown) training set. Sampled figures are "
-                  "lower bounds of the true max.")
+    what = (f"the largest distance of a float32 result from the correctly rounded {f.platform.output_format} value "
+            f"in its ulps (under 0.5: correctly rounded)" if f.platform.output_format else "the best known max error")
+    # one line, however long: the terminal wraps it, and a search for a phrase finds it whole
+    click.echo(f"max {unit}: {what}, measured on: exhaustive = {f.platform.exhaustive_over}; "
+               f"validation = {_n(f)} {_sampled(f)}; train = the (grown) training set. Sampled figures are "
+               "lower bounds of the true max." + (f" {proof.note[0].upper() + proof.note[1:]}." if proof.note else ""))
     if not no_baselines and proof.baselines:
         rows = f.baselines()
         if rows:
-            bt = Table(title="classical baselines (same scorer, validation sample)")
-            for col in ("name", "ops", "max ulp"):
+            bt = Table(title=f"classical baselines (same scorer, validation {_sampled(f)})")
+            for col in ("name", "ops", f"max {unit}"):
                 bt.add_column(col)
             for r in sorted(rows, key=lambda r: (r.ops, r.max_error)):
                 bt.add_row(r.name, f"{r.ops:g}", fmt_error(r.max_error))
@@ -98,13 +111,16 @@ def front(run: str, as_json: bool, plot: str | None, no_baselines: bool, member_
 def show_member(f: Front, m: Member) -> None:
     """One member whole: its figures and its expression."""
     proof = PROOF[f.platform.display]
-    checked = proof.value(m)
     click.echo(f"member      #{m.id} of run {f.path}  ({m.cost:g} {f.cost_kind}, {m.ops} ops; "
                f"parent {m.parent}, {m.mutation})")
     click.echo(f"max {f.unit:<7} {fmt_error(m.error)} (on {m.error_on}); train {fmt_error(m.train.max)}, "
-               f"validation {fmt_error(m.validation.max if m.validation else None)}, {proof.title} "
-               + (f"{proof.prefix}{fmt_error(checked)}" if checked is not None else "no"))
+               f"validation {fmt_error(m.validation.max if m.validation else None)}, {proof.title} {proof.show(m)}")
     click.echo(f"expression  {m.expression}")
+
+
+def _sampled(f: Front) -> str:
+    """What the validation set is: with a small input format, every input (not a sample)."""
+    return f"(every {f.platform.input_format} input)" if f.platform.input_format else "sampled points"
 
 
 def _n(f: Front) -> str:

@@ -26,6 +26,12 @@ D = SearchConfig  # the defaults shown are the dataclass's own
                    "max relative error (significant digits), certified by interval arithmetic at the end.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", hidden=True,
               help="Alias: --dtype float64 is --reals.")
+@click.option("--format", "number_format", metavar="FORMAT", default=D.platform, show_default=True,
+              help="The number format (platform): float32, bfloat16, float16 (their inputs and outputs), "
+                   "float32-bfloat16 (float32 in, bfloat16 out), float32-xla, reals.")
+@click.option("--goal", metavar="GOAL", default=D.goal,
+              help="Stop at the first verified member that meets it: faithful (output under 1 ulp), "
+                   "correctly-rounded (bfloat16/float16: every input), or a max error.")
 @click.option("--budget", metavar="DURATION",
               help="Wall-clock budget, e.g. 90s, 10m, 1h (give it or --evals; the README's quickstart uses 3m).")
 @click.option("--evals", type=int, help="Budget in evaluations (reproducible).")
@@ -53,7 +59,8 @@ D = SearchConfig  # the defaults shown are the dataclass's own
 @click.option("--checkpoint-every", type=float, default=D.checkpoint_every, show_default=True, help="Seconds.")
 @click.option("--resume", "resume", type=click.Path(), help="Continue the run in this directory.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress.")
-def search(target: str | None, interval: str | None, reals: bool, dtype: str, budget: str | None, evals: int | None,
+def search(target: str | None, interval: str | None, reals: bool, dtype: str, number_format: str, goal: str,
+           budget: str | None, evals: int | None,
            population: int, tournament: int, islands: int, algorithm: str, cost: str, semantics: str,
            op_cost: str | None, seed: int, name: str | None, out: str, workers: int | None,
            address: str | None, batch_size: int, deterministic: bool, verify_below: float,
@@ -67,6 +74,7 @@ def search(target: str | None, interval: str | None, reals: bool, dtype: str, bu
         run = run_search(
             target, interval, parse_duration(budget) if budget else None, seed, workers, name=name, out=out,
             progress=not quiet, reals=reals or dtype == "float64", max_evals=evals, population=population,
+            platform=number_format, goal=goal,
             tournament=tournament, islands=islands, algorithm=algorithm, cost=cost, semantics=semantics,
             cost_weights=parse_weights(op_cost) if op_cost else (), address=address or os.environ.get("RAY_ADDRESS"),
             batch_size=batch_size, deterministic=deterministic, verify_below=verify_below,
@@ -82,8 +90,8 @@ def summarize(run: Run) -> None:
     click.echo(f"run        {run.path}  ({st.evals} evaluations in {st.elapsed:.0f} s, "
                f"{st.evals / max(st.elapsed, 1e-9):.1f}/s; fitting {100 * st.fit_seconds / max(st.eval_seconds, 1e-9):.0f}% "
                f"of evaluation time; {st.cache_hits} cache hits; {st.checks} exhaustive checks during the search)")
-    click.echo(f"front      (max {f.unit}: the best known; on = exhaustive (every float32), val (validation "
-               f"sample of {_validation_size(f)}) or train (training set); sampled figures are lower bounds)")
+    click.echo(f"front      (max {f.unit}: the best known; on = exhaustive ({f.platform.exhaustive_over}), val "
+               f"(validation sample of {_validation_size(f)}) or train (training set); sampled figures are lower bounds)")
     for m in f:
         click.echo(f"  #{m.id:<6} cost {m.cost:<5g} max {fmt_error(m.error):<9} on {m.error_on:<10} "
                    f"{m.expression[:100]}")
@@ -116,8 +124,30 @@ def summarize_digits(run: Run) -> None:
     click.echo(f"see        evo front {run.path}; python -m evo.reals {run.path} (digits against the classical forms)")
 
 
+def summarize_rounding(run: Run) -> None:
+    """A small output format: per member, the largest distance from the correctly rounded
+    value and, where checked on every input, how many results round wrongly."""
+    st, f = run.stats, run.front
+    fmt = f.platform.output_format
+    click.echo(f"run        {run.path}  ({st.evals} evaluations in {st.elapsed:.0f} s, "
+               f"{st.evals / max(st.elapsed, 1e-9):.1f}/s; {st.checks} exhaustive checks during the search)")
+    click.echo(f"front      dist = the largest distance of a float32 result from the correctly rounded {fmt} "
+               f"value, in {fmt} ulps (under 0.5 on every input: correctly rounded); checked = "
+               f"{f.platform.exhaustive_over}")
+    for m in f:
+        e = m.exhaustive
+        checked = (f"misrounded {e['not_correctly_rounded']:,} of {e['inputs']:,}, rounded max "
+                   f"{fmt_error(e.get('rounded_max_ulp'))} ulp") if e else f"not checked (dist on {m.error_on})"
+        click.echo(f"  #{m.id:<6} ops {m.cost:<4g} dist {fmt_error(m.error):<8} {checked:<46} {m.expression[:80]}")
+    goal = f.meta.get("goal")
+    if goal:
+        click.echo(f"goal       {goal['goal']}: met by #{goal['id']} after {goal['evals']:,} evaluations "
+                   f"({goal['seconds']:.0f} s)" if goal.get("id") is not None else f"goal       {goal['goal']}: not met")
+    click.echo(f"see        evo front {run.path}")
+
+
 # How a finished run is summed up, by how its platform displays errors.
-SUMMARIES = {"ulp": summarize, "digits": summarize_digits}
+SUMMARIES = {"ulp": summarize, "digits": summarize_digits, "rounding": summarize_rounding}
 
 
 def _validation_size(f) -> str:

@@ -25,7 +25,19 @@ class Platform:
     semantics: tuple[str, ...]       # backends whose arithmetic a search may score under; the first is the default
     evaluate: Callable[..., Any]     # (program, x, constants=None) -> outputs the metrics judge
     fit: Callable[..., Any]          # (program, points, weights, errors, FitConfig) -> (program, per-point errors)
-    display: str                     # how errors are shown: "ulp" (max error) or "digits" (-log10 relative error)
+    # how errors are shown: "ulp" (max error), "digits" (-log10 relative error) or "rounding"
+    # (a small format: the distance from the correctly rounded value, and the misrounded count)
+    display: str
+    # Small formats (evo.core.formats): the inputs are the format's values (then every one of
+    # the interval is the validation set, so a check is exhaustive), and the output is rounded
+    # once to it and judged by its correct rounding. "" = the dtype itself.
+    input_format: str = ""
+    output_format: str = ""
+    # What a search's --goal may ask: "faithful" (under 1 ulp of the output), "correctly-rounded"
+    # (every input), or a max error (any number, always offered).
+    goals: tuple[str, ...] = ("faithful",)
+    # What an exhaustive check covers, as the tables say it
+    exhaustive_over: str = "every float32 of the interval"
     # Overrides of evo.evolution.mutate.MutationConfig (field, value); the platform's dtype folds constants.
     mutation: tuple[tuple[str, Any], ...] = ()
     # Whether children carry a deep-fit threshold (Task.deep_below) set from the front.

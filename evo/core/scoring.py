@@ -16,6 +16,7 @@ from primitives.float32 import f32_range, from_ordinal
 from targets import Target
 
 from .ir import Program
+from .formats import FORMATS, Format
 from .numbers import json_float, ulp32
 from .platform import Platform
 
@@ -119,22 +120,34 @@ class Metric:
 
     name: str
     unit: str     # the key suffix of records: max_ulp, max_rel
-    errors: Callable[[Any, PointSet, float], np.ndarray]   # (outputs, points, fixed_ref)
-    weights: Callable[[PointSet, float], np.ndarray]       # (points, fixed_ref)
+    errors: Callable[[Any, PointSet, "Scorer"], np.ndarray]   # (outputs, points, scorer)
+    weights: Callable[[PointSet, "Scorer"], np.ndarray]       # (points, scorer)
 
 
 def _fixed_ulp(fixed_ref: float) -> float:
     return float(ulp32(np.float64(fixed_ref)))
 
 
+def _format(s: "Scorer") -> Format:
+    return FORMATS[s.platform.output_format]
+
+
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("ulp", "ulp", lambda y, pts, ref: error_ulp(y, pts.hi, pts.lo), lambda pts, ref: 1.0 / ulp32(pts.hi, pts.lo)),
+    Metric("ulp", "ulp", lambda y, pts, s: error_ulp(y, pts.hi, pts.lo), lambda pts, s: 1.0 / ulp32(pts.hi, pts.lo)),
     # AutoNumerics-Zero's: errors in ulp(fixed_ref), e.g. ulp(1.5) for exp2 on [0, 1]
-    Metric("fixed", "ulp", lambda y, pts, ref: error_ulp(y, pts.hi, pts.lo, _fixed_ulp(ref)),
-           lambda pts, ref: np.full(pts.x.size, 1.0 / _fixed_ulp(ref))),
-    Metric("relative", "rel", lambda y, pts, ref: error_relative(y, pts.hi, pts.lo),
-           lambda pts, ref: 1.0 / np.abs(pts.hi)),
+    Metric("fixed", "ulp", lambda y, pts, s: error_ulp(y, pts.hi, pts.lo, _fixed_ulp(s.fixed_ref)),
+           lambda pts, s: np.full(pts.x.size, 1.0 / _fixed_ulp(s.fixed_ref))),
+    Metric("relative", "rel", lambda y, pts, s: error_relative(y, pts.hi, pts.lo),
+           lambda pts, s: 1.0 / np.abs(pts.hi)),
+    # A small output format (evo.core.formats): pts.hi holds the correctly rounded value c;
+    # the error is the float32 result's distance from it in the format's spacing (< 0.5: rounds to c)
+    Metric("cr", "ulp", lambda y, pts, s: _format(s).cr_distance(y, pts.hi),
+           lambda pts, s: 1.0 / np.minimum(*_format(s).gaps(np.where(np.isfinite(pts.hi), pts.hi, 0.0)))),
 )}
+
+
+HARD = 0.3       # small formats: inputs whose exact value is this near a rounding boundary...
+N_HARD = 2048    # ...are trained on, the hardest this many at most
 
 
 @dataclass(frozen=True)
@@ -164,25 +177,53 @@ class Scorer:
     def unit(self) -> str:
         return METRICS[self.metric].unit
 
-    def _points(self, x: np.ndarray) -> PointSet:
+    def points(self, x: np.ndarray) -> PointSet:
+        """x with what results there are judged against: the exact values (double-double), or
+        with a small output format the correctly rounded ones."""
         hi, lo = self.target.exact(x)
+        if self.platform.output_format:
+            hi, lo = FORMATS[self.platform.output_format].correctly_rounded(hi, lo), np.zeros_like(lo)
         return PointSet(x, hi, lo)
+
+    def _inputs(self, x: np.ndarray) -> np.ndarray:
+        """Candidate inputs as the platform's inputs: a small input format's values."""
+        if not self.platform.input_format:
+            return x
+        lo, hi = self.target.interval
+        v = np.unique(FORMATS[self.platform.input_format].round(x))
+        return v[np.isfinite(v) & (v >= lo) & (v <= hi)]
 
     @cached_property
     def train(self) -> PointSet:
-        return self._points(training_inputs(self.target, self.n_train, self.n_train // 4, self.np_dtype))
+        """Evenly spaced points (and in float32 ordinal); with a small input format, also the
+        inputs whose exact values lie nearest to a rounding boundary (the ones that decide
+        correct rounding)."""
+        x = self._inputs(training_inputs(self.target, self.n_train, self.n_train // 4, self.np_dtype))
+        if self.platform.input_format:
+            x = np.union1d(x, self._hard_inputs())
+        return self.points(x)
+
+    def _hard_inputs(self) -> np.ndarray:
+        """The format's inputs of the interval with hardness above HARD (at most N_HARD, the hardest)."""
+        x = FORMATS[self.platform.input_format].values(*self.target.interval)
+        h = FORMATS[self.platform.output_format].hardness(*self.target.exact(x))
+        keep = np.flatnonzero(h > HARD)
+        return x[keep[np.argsort(-h[keep], kind="stable")[:N_HARD]]]
 
     @cached_property
     def validation(self) -> PointSet:
-        return self._points(validation_inputs(self.target, self.seed, self.n_validation, self.np_dtype))
+        """A fixed random sample; with a small input format, every input of the interval."""
+        if self.platform.input_format:
+            return self.points(FORMATS[self.platform.input_format].values(*self.target.interval))
+        return self.points(validation_inputs(self.target, self.seed, self.n_validation, self.np_dtype))
 
     def weights(self, pts: PointSet) -> np.ndarray:
         """1 / (the error unit at each point): residuals times these are errors (for fitting)."""
-        return METRICS[self.metric].weights(pts, self.fixed_ref)
+        return METRICS[self.metric].weights(pts, self)
 
     def errors(self, y: Any, pts: PointSet) -> np.ndarray:
         """Per-point errors of outputs y (what the platform's evaluator returns) at pts."""
-        return METRICS[self.metric].errors(y, pts, self.fixed_ref)
+        return METRICS[self.metric].errors(y, pts, self)
 
     def score(self, p: Program, on: Literal["train", "validation"] | PointSet = "validation") -> ErrorStats:
         """Error statistics of `p` on the training or validation set (or given points);

@@ -55,6 +55,8 @@ class SearchConfig:
     fit: FitConfig = field(default_factory=FitConfig)
     checkpoint_every: float = 30.0       # seconds
     verify_below: float = 2.0            # verify front members under this max ULP (in the loop and at the end)
+    goal: str = ""                       # stop at the first verified member that meets it (goal_met):
+                                         # faithful | correctly-rounded | a max error
     validation_seed: int = 1
 
     def __post_init__(self) -> None:
@@ -135,11 +137,40 @@ def check(c: SearchConfig) -> None:
     for name, w in c.mutation_weights:
         if name not in MUTATIONS or not w >= 0:
             raise EvoError(f"mutation weight {name}={w}: known mutations are {', '.join(MUTATIONS)}, weights >= 0")
+    if c.goal:
+        check_goal(c.goal, row)
     for name, w in c.cost_weights:
         if name not in OPS:
             raise EvoError(f"unknown op {name!r} in the op costs (known: {', '.join(OPS)})")
         if not w >= 0:
             raise EvoError(f"op costs must be >= 0, got {name}={w}")
+
+
+def check_goal(goal: str, platform) -> None:
+    """A goal the platform can check: one of its named goals, or a positive max error."""
+    try:
+        if float(goal) > 0:
+            return
+    except ValueError:
+        if goal in platform.goals:
+            return
+    offered = ", ".join(platform.goals)
+    if goal == "correctly-rounded":
+        raise EvoError(f"goal 'correctly-rounded' is not offered on the {platform.name} platform: correct rounding "
+                       f"is decided on every input only with bfloat16 or float16 inputs (offered: {offered}, "
+                       "or a max error)")
+    raise EvoError(f"unknown goal {goal!r} on the {platform.name} platform (offered: {offered}, or a max error > 0)")
+
+
+def goal_met(goal: str, result: dict) -> bool:
+    """Whether an exhaustive check's result meets a search's goal: correctly-rounded (no input
+    misrounded), faithful (the output under 1 ulp) or a max error (of the output)."""
+    err = float(result.get("rounded_max_ulp", result["max_ulp"]))
+    if goal == "correctly-rounded":
+        return int(result.get("not_correctly_rounded", 1)) == 0
+    if goal == "faithful":
+        return err < 1.0
+    return err <= float(goal)
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "": 1}

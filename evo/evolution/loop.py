@@ -29,7 +29,7 @@ from ..runs.front import REJECTED, Front
 from ..runs.member import Member
 from ..runs.store import RunStore
 from .checks import Check, Checker, ThreadChecker
-from .config import SearchConfig
+from .config import SearchConfig, goal_met
 from .evaluators import Evaluator
 from .mutate import MutationConfig, mutate, probe_key
 from .state import Island, SearchState, Stats
@@ -72,6 +72,7 @@ class Search:
         self.state = SearchState([Island() for _ in range(config.islands)])
         self.checker = checker if checker is not None else _checker(config, self.platform, evaluator, target)
         self._seed_member: Member | None = None
+        self.goal_member: int | None = None       # the first verified member that met config.goal
         # Per island, so that islands evolve apart (one island's finds do not block another's):
         self._evaluated: list[dict[bytes, None]] = [{} for _ in range(config.islands)]  # children's probe
         self._fitted: list[set[bytes]] = [set() for _ in range(config.islands)]  # outputs; fitted ones'
@@ -316,10 +317,16 @@ class Search:
         self.state.refilter()
         entry = {"id": m.id, "cost": m.cost, "ops": m.ops, "max_ulp": result.get("max_ulp"),
                  "sampled": json_float(sampled), "argmax": result.get("argmax"), "seconds": result.get("seconds"),
-                 "evals": self.stats.evals, "elapsed": round(self.elapsed, 2)}
+                 "evals": self.stats.evals, "elapsed": round(self.elapsed, 2),
+                 **{k: result[k] for k in ("rounded_max_ulp", "not_correctly_rounded") if k in result}}
         self.state.checked.append(entry)
         if self.store:
             self.store.event("verified", **entry, expression=render(m.program))
+        if self.config.goal and self.goal_member is None and goal_met(self.config.goal, result):
+            self.goal_member = m.id
+            if self.store:
+                self.store.event("goal", id=m.id, goal=self.config.goal, evals=self.stats.evals,
+                                 elapsed=round(self.elapsed, 2))
         return sampled
 
     # -- islands: migration and restarts ------------------------------------------------------
@@ -356,9 +363,10 @@ class Search:
         return self._elapsed0 + time.monotonic() - self._t0
 
     def spent(self) -> bool:
+        """The budget is spent, or a verified member met the goal."""
         c = self.config
         return (c.max_evals is not None and self.stats.evals >= c.max_evals) or \
-            (c.budget_seconds is not None and self.elapsed >= c.budget_seconds)
+            (c.budget_seconds is not None and self.elapsed >= c.budget_seconds) or self.goal_member is not None
 
     def _submitted_enough(self) -> bool:
         return self.config.max_evals is not None and self.state.submitted + 1 >= self.config.max_evals
@@ -396,6 +404,9 @@ class Search:
         self._t0 = time.monotonic()
         self._fitted = [{probe_key(m.program, self.probe) for m in (*isl.population, *isl.front)}
                         for isl in self.state.islands]
+        if self.config.goal:  # a run that met its goal before the kill stays done
+            self.goal_member = next((m.id for m in self.state.verified if goal_met(self.config.goal, m.exhaustive)),
+                                    None)
 
     # -- results ------------------------------------------------------------------------------
     def front_records(self) -> list[dict]:
@@ -407,8 +418,12 @@ class Search:
             c = self.config
             settings = {"platform": c.platform, "dtype": np.dtype(self.platform.dtype).name, "metric": c.metric,
                         "seed": c.seed, "cost": c.cost}
-            self.store.save_front(self.store.path.name, self.target.to_dict(), settings, self.front_records(),
-                                  {"training_points": self.training.size, "checked": self.state.checked})
+            meta = {"training_points": self.training.size, "checked": self.state.checked}
+            if c.goal:
+                met = next((e for e in self.state.checked if e["id"] == self.goal_member), None)
+                meta["goal"] = {"goal": c.goal, "id": self.goal_member,
+                                "evals": met["evals"] if met else None, "seconds": met["elapsed"] if met else None}
+            self.store.save_front(self.store.path.name, self.target.to_dict(), settings, self.front_records(), meta)
 
     def finish_checks(self, wait: bool = True) -> None:
         """Take the check in flight (unless not waiting for it) and stop checking in the

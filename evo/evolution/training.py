@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from targets.truth import exact_values
-
 from ..core.scoring import PointSet, Scorer
 
 CAPACITY = 512     # grown points kept at most
@@ -101,7 +99,8 @@ class TrainingSet:
         if not new:
             return 0
         x = np.array(new, self.scorer.np_dtype)
-        vhi, vlo = exact_values(self.scorer.target.mp, x)
+        pts = self.scorer.points(x)
+        vhi, vlo = pts.hi, pts.lo
         e = self.extra
         version = e.version + 1
         x_all, hi_all, lo_all = np.r_[e.x, x], np.r_[e.hi, vhi], np.r_[e.lo, vlo]

@@ -28,3 +28,6 @@ class FitConfig:
     reals_lm_within: float = 100.0
     slp_iters: int = 6           # sequential-LP minimax steps on the error's peaks...
     slp_below: float = 1e-5      # ...for candidates already within this max relative error
+    # Small formats (evo.fit.rounding): the minimax distance from the correctly rounded values
+    # by LP, for candidates already within this many of the format's spacings.
+    cr_lp_below: float = 2.0

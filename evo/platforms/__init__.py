@@ -9,8 +9,10 @@ from ..errors import EvoError
 from .float32 import FLOAT32
 from .float32_xla import FLOAT32_XLA
 from .reals import REALS
+from .small import BFLOAT16, FLOAT16, FLOAT32_BFLOAT16
 
-PLATFORMS: dict[str, Platform] = {p.name: p for p in (FLOAT32, FLOAT32_XLA, REALS)}
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (FLOAT32, FLOAT32_XLA, REALS, BFLOAT16, FLOAT16,
+                                                     FLOAT32_BFLOAT16)}
 DEFAULT = FLOAT32.name
 
 
@@ -19,7 +21,7 @@ def get_platform(name: str) -> Platform:
     try:
         return PLATFORMS[name]
     except KeyError:
-        raise EvoError(f"unknown platform {name!r} (known: {', '.join(PLATFORMS)})") from None
+        raise EvoError(f"unknown format {name!r} (known: {', '.join(PLATFORMS)})") from None
 
 
 def legacy_platform(dtype: str | None) -> str:
@@ -34,4 +36,4 @@ def platform_of_semantics(platform: str, semantics: str) -> str:
 
 
 __all__ = ["PLATFORMS", "DEFAULT", "Platform", "get_platform", "legacy_platform", "platform_of_semantics", "FLOAT32",
-           "FLOAT32_XLA", "REALS"]
+           "FLOAT32_XLA", "REALS", "BFLOAT16", "FLOAT16", "FLOAT32_BFLOAT16"]

@@ -40,6 +40,7 @@ REALS = Platform(
     evaluate=evaluate_dd,
     fit=fit_reals_points,
     display="digits",
+    exhaustive_over="no exhaustive check over the reals (the certified bound proves every x)",
     # a share of insertions square a value (x^8 range reconstruction), division is offered
     # as often as the other ops (continued fractions), and a third of the changes of
     # variable are x -> x + c/x

@@ -135,6 +135,8 @@ def _digits(rel: float | None) -> float | None:
 DISPLAY_FIGURES = {
     "ulp": lambda m: {},
     "digits": lambda m: {"digits": _digits(m.error), "certified_digits": _digits(m.certified_max_rel)},
+    "rounding": lambda m: {k: m.exhaustive.get(k) for k in ("not_correctly_rounded", "rounded_max_ulp")}
+    if m.exhaustive else {},
 }
 
 

@@ -15,7 +15,7 @@ from ..core.numbers import digits
 
 Front = Any  # an evo.runs.front.Front (which draws itself with these: no import back)
 
-MARKERS = {"exhaustive": ("*", 140, "k", "exhaustive (every float32)"),
+MARKERS = {"exhaustive": ("*", 140, "k", "exhaustive (every input)"),
            "validation": ("o", 40, "C3", "validation sample"),
            "train": ("^", 40, "C1", "training set")}
 
@@ -53,7 +53,7 @@ def _finish(fig: Figure, ax, front: Front, ylabel: str, title_tail: str) -> Figu
     ax.set_xlabel("cost (x-dependent ops)" if front.cost_kind == "ops" else "cost (ns/element)")
     ax.set_ylabel(ylabel)
     lo, hi = front.target.interval
-    ax.set_title(f"{front.target.expr} on [{lo:.4g}, {hi:.4g}]{title_tail}")
+    ax.set_title(f"{front.target.expr} on [{lo:.8g}, {hi:.8g}]{title_tail}")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -80,8 +80,29 @@ def digits_front_figure(front: Front, with_baselines: bool = True) -> Figure:
     return _finish(fig, ax, front, "significant digits  (-log10 max relative error)", ", reals: digits against ops")
 
 
+def rounding_front_figure(front: Front, with_baselines: bool = True) -> Figure:
+    """A small output format: the largest distance from the correctly rounded value against
+    ops (under the 0.5 line: every result rounds correctly), each checked member labelled
+    with its misrounded count, and the classical forms judged alike."""
+    fig = error_front_figure(front, with_baselines)
+    ax = fig.axes[0]
+    ax.lines[-1].remove()                       # the 1-ulp line: here the line is at 0.5
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--", label="correctly rounded below; numbers: misrounded inputs")
+    for m in front:
+        if m.exhaustive and 0 < m.error < float("inf"):
+            ax.annotate(f"{m.exhaustive['not_correctly_rounded']:,}", (m.cost, m.error), fontsize=7,
+                        xytext=(2, 6), textcoords="offset points")
+    fmt = front.platform.output_format
+    # near 0.5 is what matters: a linear axis there, larger distances off the top
+    ax.set_yscale("linear")
+    ax.set_ylim(0.45, 1.5)
+    ax.set_ylabel(f"max distance from the correctly rounded {fmt}\n({fmt} ulps; above 1.5 off the plot)")
+    ax.legend(fontsize=7)
+    return fig
+
+
 # How each way of displaying errors (Platform.display) draws a front.
-FRONT_FIGURES = {"ulp": error_front_figure, "digits": digits_front_figure}
+FRONT_FIGURES = {"ulp": error_front_figure, "digits": digits_front_figure, "rounding": rounding_front_figure}
 
 
 # Errors above this are no fit at all (a reals child at 1e308 relative): left off, as

@@ -1,0 +1,46 @@
+"""The small formats' platforms: bfloat16 and float16 in and out (every input checked, 65,536
+at most), and float32 in, bfloat16 out (FlashAttention's softmax stores exp2 of a float32 in
+bfloat16). A program computes in float32, as GPUs and FlashAttention compute activations;
+its result is rounded once to the format and judged by whether that is the correctly rounded
+value (evo.core.formats): what is fitted is the distance from it, so fitting aims at the
+rounding intervals, not at the real values."""
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from targets import Target
+
+from ..classical.baselines import baselines as classical_baselines
+from ..core.platform import Platform
+from ..core.scoring import Scorer
+from ..core.formats import FORMATS
+from ..fit.rounding import fit_rounding
+from ..verification.formats import verify_format
+from .float32 import FLOAT32
+
+
+def _row(name: str, summary: str, output: str, inputs: str) -> Platform:
+    # correct rounding is decided exactly only on a small input format; on float32 inputs the
+    # reference is float64 (a result within ~1e-16 of a midpoint could be misjudged), so the
+    # goal there is faithful, and misrounded counts are figures, not a proof
+    row = replace(FLOAT32, name=name, summary=summary, input_format=inputs, output_format=output,
+                  metrics=("cr",), semantics=("interp",), fit=partial(fit_rounding, fmt=FORMATS[output]),
+                  verify=partial(verify_format, output_format=output, input_format=inputs),
+                  goals=("faithful", "correctly-rounded") if inputs else ("faithful",), display="rounding",
+                  exhaustive_over=f"every {inputs or 'float32'} input of the interval")
+    return replace(row, baselines=partial(_baselines, platform=row))
+
+
+def _baselines(target: Target, *, platform: Platform, **options: Any) -> list:
+    """The classical forms, fitted as float32 programs and judged as this platform judges."""
+    return classical_baselines(target, Scorer(target, platform), **options)
+
+
+BFLOAT16 = _row("bfloat16", "float32 programs rounded once to bfloat16, every bfloat16 input judged by correct rounding",
+                "bfloat16", "bfloat16")
+FLOAT16 = _row("float16", "float32 programs rounded once to float16, every float16 input judged by correct rounding",
+               "float16", "float16")
+FLOAT32_BFLOAT16 = _row("float32-bfloat16", "float32 inputs, float32 programs, a result rounded once to bfloat16",
+                        "bfloat16", "")
