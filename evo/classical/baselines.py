@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -69,6 +68,7 @@ import numpy as np
 
 from targets import Target, cache_dir
 
+from ..core.cachefile import save_json
 from ..core.ir import CONST, Builder, Program, to_dict
 from ..core.numbers import json_float, round_f32
 from ..core.scoring import ErrorStats, Scorer
@@ -497,13 +497,7 @@ def approximation(target: Target, kind: str, degree: int) -> Approximation:
                  "factored": ap.factored, "reference": [_enc(v) for v in ap.reference]}
         except BaselineError as e:
             ap, d = None, {"key": key, "unavailable": str(e)}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(d))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache only costs time
+    save_json(path, d)
     if ap is None:
         raise BaselineError(d["unavailable"])
     return ap

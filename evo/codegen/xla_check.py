@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from targets import Target, cache_dir
 
+from ..core.cachefile import save_json
 from ..core.progress import ProgressFn
 from ..verification.xla import module_from_source, symbol_of, verify_jax, xla_version
 
@@ -36,13 +36,7 @@ def measure(body: str, fn: str, target: Target, full_range: bool, progress: Prog
     r = verify_jax(symbol_of(module, fn, "the export"), target, full_range, progress,
                    special_inputs(target) if full_range else ())
     d = r.to_dict()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(d))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache only costs time
+    save_json(path, d)
     return d
 
 

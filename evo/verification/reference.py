@@ -315,23 +315,6 @@ def _truth(f: Callable[[Any], Any], x: float) -> Any:
     return None
 
 
-def round_f32(t: Any) -> float:
-    """The float32 nearest to the real t (ties to even), subnormals and overflow included."""
-    if t == 0:
-        return 0.0
-    with mpmath.workprec(max(_PREC, 64)):
-        e = max(int(mpmath.floor(mpmath.log(abs(t), 2))), -126)
-        if abs(t) >= mpmath.ldexp(1, e + 1):   # log2 rounded up to the next power: one lower exponent
-            e += 1
-        elif abs(t) < mpmath.ldexp(1, e) and e > -126:
-            e -= 1
-        q = mpmath.ldexp(1, e - 23)
-        r = mpmath.nint(t / q) * q             # ties to even
-        if abs(r) >= mpmath.ldexp(1, 128):
-            return math.copysign(math.inf, float(t))
-        return float(r)
-
-
 def _cheb_to_monomial(a: list[Any]) -> list[Any]:
     """sum a_k T_k(u) as monomial coefficients in u (T_k by the integer recurrence)."""
     t = [[1], [0, 1]]
