@@ -1,4 +1,4 @@
-"""evo bench {search,kernel,scaling,jax}: benchmarks (never timed unit tests)."""
+"""evo bench {search,kernel,scaling,jax,small}: benchmarks (never timed unit tests)."""
 from __future__ import annotations
 
 import click
@@ -10,6 +10,7 @@ BENCHES = {
     "kernel": "ns/element of a program per backend, and the ratio to library baselines.",
     "scaling": "Evaluations/s with 1 and 2 Ray workers, side by side.",
     "jax": "evo.lib.jax against jnp under jax.jit (and softmax / log-sum-exp), side by side.",
+    "small": "evo.lib.jax.bfloat16 / .float16 against jax's built-ins: speed, and misrounded on every input.",
 }
 
 

@@ -27,25 +27,29 @@ from .lm import forward
 LP_SECONDS = 2.0
 
 
-def _distance64(fmt: Format, y: np.ndarray, c: np.ndarray, below: np.ndarray, above: np.ndarray) -> float:
+def _distance64(fmt: Format, y: np.ndarray, c: np.ndarray, below: np.ndarray, above: np.ndarray,
+                margin: np.ndarray | float = 0.0) -> float:
     with np.errstate(all="ignore"):
-        d = np.where(y >= c, (y - c) / above, (c - y) / below)
+        d = np.where(y >= c, (y - c + margin) / above, (c - y + margin) / below)
     m = float(np.max(d)) if d.size else 0.0
     return m if np.isfinite(m) else np.inf
 
 
 def minimax_distance(p: Program, x: np.ndarray, c: np.ndarray, fmt: Format, start: np.ndarray,
-                     iters: int = 4) -> tuple[np.ndarray, float]:
+                     iters: int = 4, gaps: tuple[np.ndarray, np.ndarray] | None = None,
+                     seconds: float = LP_SECONDS, margin: np.ndarray | float = 0.0) -> tuple[np.ndarray, float]:
     """Constants (float64) minimising the largest distance of p's real-number outputs from
-    the correctly rounded values c (finite), in the format's spacing on each side; and that
-    distance. Sequential LP in a trust region, a step kept only if the distance falls."""
+    the correctly rounded values c (finite), in the format's spacing on each side (or the
+    given gaps (below, above): a kernel whose result is scaled); and that distance.
+    Sequential LP in a trust region, a step kept only if the distance falls. margin: an
+    absolute allowance kept free at each point (for the float32 evaluation's own rounding)."""
     from scipy.optimize import linprog
 
-    below, above = fmt.gaps(c)
+    below, above = gaps if gaps is not None else fmt.gaps(c)
     x64 = x.astype(np.float64)
     cons = np.array(start, np.float64)
     y, jac = forward(p, x64, cons)
-    best = _distance64(fmt, y, c, below, above)
+    best = _distance64(fmt, y, c, below, above, margin)
     delta = np.maximum(np.abs(cons), 1e-3)
     k = cons.size
     for _ in range(iters):
@@ -53,14 +57,14 @@ def minimax_distance(p: Program, x: np.ndarray, c: np.ndarray, fmt: Format, star
             break
         jd = jac.T * delta                      # steps scaled to [-1, 1]
         a_ub = np.block([[jd, -above[:, None]], [-jd, -below[:, None]]])
-        b_ub = np.r_[c - y, y - c]
+        b_ub = np.r_[c - y - margin, y - c - margin]
         res = linprog(np.r_[np.zeros(k), 1.0], A_ub=a_ub, b_ub=b_ub, bounds=[(-1, 1)] * k + [(0, None)],
-                      method="highs", options={"time_limit": LP_SECONDS})
+                      method="highs", options={"time_limit": seconds})
         if res.status != 0:
             break
         c_new = cons + res.x[:k] * delta
         y_new, jac_new = forward(p, x64, c_new)
-        m = _distance64(fmt, y_new, c, below, above)
+        m = _distance64(fmt, y_new, c, below, above, margin)
         if m < best:
             gain = 1 - m / best
             exact = abs(m - res.x[k]) <= 1e-9 * m     # the model was exact: linear in the constants
@@ -96,3 +100,30 @@ def fit_rounding(p: Program, pts: PointSet, weights: np.ndarray, errors, cfg: Fi
     if lp_err.max() < err.max():
         return p.with_constants(c32.astype(np.float64)), lp_err
     return fitted, err
+
+
+def fit_to_intervals(p: Program, x: np.ndarray, c: np.ndarray, below: np.ndarray, above: np.ndarray,
+                     fmt: Format, cfg: FitConfig = FitConfig()) -> tuple[Program, np.ndarray]:
+    """Float32 constants for p that put p(x) (float32) within half a gap of c at every point:
+    the minimax LP from p's constants, rounded to float32 and polished on the float32 lattice
+    against the true distances. Returns the program and its per-point distances (< 0.5: each
+    rounds to its c). For a kernel inside a wrapper: c and the gaps mapped into its range."""
+    everything = np.arange(x.size)
+
+    def errors_at(consts: np.ndarray, points: np.ndarray) -> np.ndarray:
+        y = evaluate(p, x[points], np.float32, consts).astype(np.float64)
+        with np.errstate(all="ignore"):
+            d = np.where(y >= c[points], (y - c[points]) / above[points], (c[points] - y) / below[points])
+        return np.where(np.isfinite(d), d, np.inf)
+
+    if not p.const_slots:
+        return p, errors_at(np.zeros((1, 0), np.float32), everything)[0]
+    # leave each point two float32 ulps of room for the float32 evaluation's own rounding:
+    # else the minimax spreads the largest distance over many points, and float32 pushes
+    # thousands of them over the boundary
+    room = 2.0 * np.ldexp(1.0, np.frexp(np.abs(c))[1] - 24)
+    c64, _ = minimax_distance(p, x, c, fmt, p.constants, iters=8, gaps=(below, above), seconds=60.0, margin=room)
+    c32 = c64.astype(np.float32)
+    dist = errors_at(c32[None, :], everything)[0]
+    c32, dist = polish_float32(c32, dist, errors_at, cfg)
+    return p.with_constants(c32.astype(np.float64)), dist

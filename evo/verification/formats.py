@@ -10,12 +10,13 @@ error of the rounded result itself in the format's ulps (`rounded_max_ulp`: fait
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -213,3 +214,58 @@ def verify_format(p: Program, target: Target, interval: tuple[float, float] | No
     return FormatVerifyResult(float(dist[i]), mean, float(xs[i]), ncr, n, time.perf_counter() - t0,
                               tuple(t.interval), reference=reference, output_format=output_format,
                               rounded_max_ulp=float(np.max(err)), worst=_worst(dist, xs))
+
+
+# f(-inf), f(+inf) of the functions with a full-range small-format form (evo.codegen.small_native)
+_AT_INFINITY = {"exp2": (0.0, math.inf), "exp": (0.0, math.inf)}
+
+
+@dataclass(frozen=True)
+class SmallCheck:
+    """A full-range small-format function on every input of its format (all 65,536 bit
+    patterns): how many results are not the correctly rounded value."""
+
+    function: str
+    format: str
+    inputs: int                   # 65,536
+    misrounded: int               # results that are not the correctly rounded value (NaN: NaN)
+    max_ulp: float                # the largest error of a finite result, in the format's ulps
+    subnormal_results: int        # inputs whose correctly rounded result is subnormal (checked like the rest)
+    worst: tuple[tuple[float, float, float], ...] = ()   # (x, got, correctly rounded) of some misrounded
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"function": self.function, "format": self.format, "inputs": self.inputs,
+                "misrounded": self.misrounded, "max_ulp": json_float(self.max_ulp),
+                "subnormal_results": self.subnormal_results, "worst": [list(w) for w in self.worst],
+                "seconds": self.seconds}
+
+
+def correctly_rounded_everywhere(target: Target, fmt: Format) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every bit pattern of the format as float32 x, and for each the exact f(x) (hi, lo) and
+    its correctly rounded value in the format (mpmath, cached; the limits at +-inf; NaN at NaN)."""
+    x = fmt.every_value()
+    fin = np.isfinite(x)
+    hi, lo = np.full(x.size, np.nan), np.zeros(x.size)
+    with np.errstate(all="ignore"):
+        hi[fin], lo[fin] = target.exact(x[fin])
+    at_minus, at_plus = _AT_INFINITY[target.full_range or target.name]
+    hi[x == -np.inf], hi[x == np.inf] = at_minus, at_plus
+    return x, hi, lo, fmt.correctly_rounded(hi, lo)
+
+
+def check_small_function(fn: Callable[[np.ndarray], Any], target: Target, fmt: Format) -> SmallCheck:
+    """fn (an array of the format -> an array of the format) on all 65,536 inputs."""
+    t0 = time.perf_counter()
+    x, hi, lo, c = correctly_rounded_everywhere(target, fmt)
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    got = np.asarray(fn(bits.view(fmt.numpy_dtype))).astype(np.float32).astype(np.float64)
+    wrong = ~_same(got, c)
+    with np.errstate(all="ignore"):
+        err = np.abs((got - hi) - lo) / fmt.spacing(hi)
+    err = np.where(np.isfinite(c), err, np.where(wrong, np.inf, 0.0))
+    idx = np.flatnonzero(wrong)[:8]
+    sub = int(np.sum((np.abs(c) < fmt.min_normal) & (c != 0)))
+    return SmallCheck(target.full_range or target.name, fmt.name, x.size, int(wrong.sum()),
+                      float(np.max(np.where(np.isnan(err), 0.0, err))), sub,
+                      tuple((float(x[i]), float(got[i]), float(c[i])) for i in idx), time.perf_counter() - t0)

@@ -1,0 +1,160 @@
+"""Full-range bfloat16 and float16 functions as native JAX: a format's value in, the correctly
+rounded value of the function out, on every one of its 65,536 inputs.
+
+The arithmetic is float32 (as GPUs and FlashAttention compute activations) and the result is
+rounded once to the format. Each function is a range reduction that is exact on the format's
+inputs, a kernel K found by evo's search on [-0.5, 0.5], and a reconstruction by 2^k:
+
+    exp2  k = round(x), r = x - k (exact);                          2^x = K(r) * 2^k
+    exp   t = x * L_HI (exact: x has p bits, L_HI 24 - p), k = round(t),
+          r = x * L_LO + (t - k) (one rounding, by fma);            e^x = K(r) * 2^k
+
+Scaling by 2^k is exact where the result is normal, so K(r) need only round correctly in
+the kernel's own binade, to c / 2^k for the correctly rounded c (evo.fit.rounding fits it
+so). A subnormal result is built from its bits: its integer significand is K(r) * 2^(k +
+bits - emin) rounded once (XLA on CPU flushes float32 subnormals, and bfloat16's subnormals
+are float32's). NaN stays NaN, -inf gives 0 and +inf inf.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.formats import FORMATS, Format
+from ..core.ir import Program
+from .jax_native import _constants, kernel_body
+
+FUNCTIONS = ("exp2", "exp")
+CLIP = 160.0            # |k| beyond which every result is 0 or inf in both formats
+
+
+def log2e_split(f: Format) -> tuple[float, float]:
+    """log2(e) = L_HI + L_LO with L_HI of 24 - p bits, so x * L_HI is exact for x of p bits."""
+    keep = 24 - f.precision
+    e = math.frexp(math.log2(math.e))[1]
+    hi = round(math.log2(math.e) * 2.0 ** (keep - e)) / 2.0 ** (keep - e)
+    return hi, float(np.float32(math.log2(math.e) - hi))
+
+
+@dataclass(frozen=True)
+class SmallFunction:
+    function: str       # exp2 | exp
+    format: str         # bfloat16 | float16
+    program: Program    # the kernel on [-0.5, 0.5]
+    source: str = ""    # where the kernel came from and how its constants were fitted
+
+    @property
+    def fmt(self) -> Format:
+        return FORMATS[self.format]
+
+
+def _reduce_source(fn: SmallFunction) -> str:
+    """(r, t): the reduced argument and t = k + MAGIC, whose low bits hold k = round(x * scale)."""
+    if fn.function == "exp2":
+        return (f"    x = jnp.maximum(x, -{CLIP})   # above: the overflow select\n"
+                "    magic = lax.optimization_barrier(MAGIC)   # or XLA folds x - ((x + M) - M) to 0\n"
+                "    t = x + magic\n"
+                "    return x - (t - magic), t\n")
+    hi, lo = log2e_split(fn.fmt)
+    lim = CLIP / math.log2(math.e)
+    return (f"    x = jnp.maximum(x, -{lim!r})   # above: the overflow select\n"
+            f"    s = x * np.float32({hi!r})\n"
+            "    magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0\n"
+            "    t = s + magic\n"
+            f"    return x * np.float32({lo!r}) + (s - (t - magic)), t\n")
+
+
+def overflow_from(fn: SmallFunction) -> float:
+    """The smallest input of the format whose correctly rounded result is +inf."""
+    from targets import get_target
+
+    from ..verification.formats import correctly_rounded_everywhere
+
+    x, _, _, c = correctly_rounded_everywhere(get_target(fn.function), fn.fmt)
+    return float(np.min(x[np.isfinite(x) & (c == np.inf)]))
+
+
+_COMMON = '''
+MAGIC = np.float32(12582912.0)     # 1.5 * 2^23: t = v + MAGIC rounds v to an integer k, held in t's low bits
+
+
+def _f2i(v):
+    return lax.bitcast_convert_type(v, jnp.int32)
+
+
+def _i2f(i):
+    return lax.bitcast_convert_type(i, jnp.float32)
+'''
+
+# y * 2^k, k in t's low bits: the exponent field gets k added (exact while the result is a
+# normal float32: every result of float16, and bfloat16's down to 2^(emin+1)). Every select
+# is on float32 or int32 (on bfloat16 XLA's CPU selects cost twice the whole function), and
+# one conversion rounds at the end (XLA converts by integer arithmetic: subnormals survive it).
+_REBUILD = '''
+def _rebuild_{name}(x, y, t):
+    bits = _f2i(y) + (_f2i(t) << 23)
+{subnormal}    out = jnp.where(x >= np.float32({overflow!r}), np.float32(np.inf), _i2f(bits))
+    return jnp.where(x != x, x, out).astype({dtype})
+'''
+
+# bfloat16's subnormals are float32's, which XLA on CPU flushes in arithmetic: below
+# 2^(emin+1) the result is built from its bits, m = y * 2^(k + bits - emin) rounded to an
+# integer (by adding MAGIC, in float32, where it is normal): bfloat16 bits m mean
+# m * 2^(emin - bits) for every m < 2^(bits+1), and they are float32's top 16 bits.
+_SUBNORMAL = '''    scale = _i2f((_f2i(t) + ({bits} - {emin} + 127 - 0x4B400000)) << 23)   # 2^(k + bits - emin); k >= -160
+    m = _f2i(y * scale + lax.optimization_barrier(MAGIC))     # MAGIC's bits + m; << 16 drops MAGIC's
+    bits = jnp.where(t <= MAGIC + np.float32({emin}), m << 16, bits)
+'''
+
+
+def module_source(functions: list[SmallFunction], doc: str) -> str:
+    """One module with a function per SmallFunction (all of one format): `exp2(x)`, `exp(x)`
+    for arrays of that format (other dtypes are cast to it), each jitted, differentiable."""
+    fmts = {f.format for f in functions}
+    assert len(fmts) == 1, fmts
+    fmt = FORMATS[fmts.pop()]
+    dtype = "jnp.bfloat16" if fmt.name == "bfloat16" else "jnp.float16"
+    parts = [f'"""{doc}"""\nfrom __future__ import annotations\n',
+             "import jax\nimport jax.numpy as jnp\nimport numpy as np\nfrom jax import lax\n", _COMMON]
+    for fn in functions:
+        name = fn.function
+        kernel = kernel_body(fn.program).replace("def _kernel(x):", f"def _kernel_{name}(x):")
+        kernel = kernel.replace(" = _K\n", f" = _K_{name}\n")
+        sub = _SUBNORMAL.format(bits=fmt.bits, emin=fmt.emin, dtype=dtype) if fmt.emin <= -126 else ""
+        parts += [_constants(fn.program).replace("_K = ", f"_K_{name} = "), kernel,
+                  f"def _reduce_{name}(x):\n    \"\"\"(r, t): the exact reduction.\"\"\"\n{_reduce_source(fn)}",
+                  _REBUILD.format(name=name, dtype=dtype, subnormal=sub, overflow=overflow_from(fn)),
+                  _PUBLIC.format(name=name, dtype=dtype, bits=fmt.bits, emin=fmt.emin, fmt=fmt.name,
+                                 deriv="y32 * np.float32(0.6931472)" if name == "exp2" else "y32",
+                                 source=fn.source)]
+    parts.append(f"__all__ = {[fn.function for fn in functions]!r}\n")
+    return "\n\n".join(p.strip("\n") + "\n" for p in parts)
+
+
+_PUBLIC = '''
+@jax.custom_jvp
+def _{name}_f(x):
+    x32 = x.astype(jnp.float32)
+    r, t = _reduce_{name}(x32)
+    return _rebuild_{name}(x32, _kernel_{name}(r), t)
+
+
+@_{name}_f.defjvp
+def _{name}_jvp(primals, tangents):
+    """The derivative from the function's own value."""
+    (x,), (t,) = primals, tangents
+    y = _{name}_f(x)
+    y32 = y.astype(jnp.float32)
+    return y, (({deriv}) * t.astype(jnp.float32)).astype({dtype})
+
+
+_{name}_jit = jax.jit(_{name}_f)
+
+
+def {name}(x):
+    """{fmt} {name}(x), correctly rounded on every {fmt} input (its kernel: {source}).
+    The input is cast to {fmt} first; the result is {fmt}; jit, vmap and grad apply."""
+    return _{name}_jit(jnp.asarray(x).astype({dtype}))
+'''

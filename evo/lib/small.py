@@ -1,0 +1,70 @@
+"""The ready bfloat16 and float16 functions (evo.lib.jax.bfloat16, evo.lib.jax.float16): a
+kernel found by evo's search, its constants fitted once more so that every one of the
+format's 65,536 inputs rounds correctly through the wrapper (evo.codegen.small_native), and
+the result checked on all of them by running the JAX code itself (bench/build_small_lib.py)."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from targets import get_target
+
+from ..codegen.small_native import SmallFunction, module_source
+from ..core.formats import Format
+from ..fit.rounding import fit_to_intervals
+from ..verification.formats import SmallCheck, check_small_function, correctly_rounded_everywhere
+from ..verification.xla import module_from_source
+
+SMALL_CATALOG = Path(__file__).with_name("small_kernels.json")
+
+
+def load_module(functions: list[SmallFunction], doc: str = "evo small-format functions"):
+    return module_from_source(module_source(functions, doc), f"evo_small_{functions[0].format}")
+
+
+def kernel_targets(fn: SmallFunction) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What the kernel must do for the wrapper to round every input correctly: at each reduced
+    argument r (as XLA computes it), the correctly rounded c / 2^k and its gaps / 2^k.
+    Only inputs with a finite, nonzero result use the kernel; repeated rows are merged."""
+    import jax
+
+    fmt = fn.fmt
+    x, _, _, c = correctly_rounded_everywhere(get_target(fn.function), fmt)
+    use = np.isfinite(x) & np.isfinite(c) & (c != 0)
+    module = load_module([fn])
+    r, t = (np.asarray(v) for v in jax.jit(getattr(module, f"_reduce_{fn.function}"))(x[use]))
+    scale = np.ldexp(1.0, -(t.astype(np.float64) - float(module.MAGIC)).astype(np.int64))
+    below, above = fmt.gaps(c[use])
+    rows = np.unique(np.stack([r.astype(np.float64), c[use] * scale, below * scale, above * scale]), axis=1)
+    return rows[0].astype(np.float32), rows[1], rows[2], rows[3]
+
+
+def fit_small(fn: SmallFunction) -> tuple[SmallFunction, float]:
+    """fn with its kernel's constants refitted to the wrapper's rounding intervals; and the
+    largest distance on the kernel's points (< 0.5: every input rounds correctly, unless XLA
+    computes the kernel differently from the interpreter, which the check then shows)."""
+    r, c, below, above = kernel_targets(fn)
+    p, dist = fit_to_intervals(fn.program, r, c, below, above, fn.fmt)
+    return replace(fn, program=p), float(dist.max())
+
+
+def check(fn: SmallFunction) -> SmallCheck:
+    return check_small_function(getattr(load_module([fn]), fn.function), get_target(fn.function), fn.fmt)
+
+
+def write_catalog(entries: list[dict], path: Path = SMALL_CATALOG) -> None:
+    path.write_text(json.dumps({"format": "evo-small-lib/1", "functions": entries}, indent=1) + "\n")
+
+
+def formats_of(functions: list[SmallFunction]) -> dict[str, list[SmallFunction]]:
+    out: dict[str, list[SmallFunction]] = {}
+    for f in functions:
+        out.setdefault(f.format, []).append(f)
+    return out
+
+
+__all__ = ["SMALL_CATALOG", "Format", "kernel_targets", "fit_small", "check", "load_module", "write_catalog",
+           "formats_of"]
