@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 
-import ml_dtypes
 import mpmath
 import numpy as np
 import pytest

@@ -13,7 +13,7 @@ from ..errors import EvoError
 from ._common import print_json
 from .bench_jax import side_by_side
 
-BUILTINS = {"exp2": "exp2", "exp": "exp"}
+BUILTINS = {"exp2": "exp2", "exp": "exp", "log2": "log2", "log": "log"}
 
 
 def rows(n: int, repeats: int, formats: list[str]) -> list[dict]:
@@ -33,11 +33,15 @@ def rows(n: int, repeats: int, formats: list[str]) -> list[dict]:
         for name in lib.__all__:
             ours, theirs = getattr(lib, name), jax.jit(getattr(jnp, BUILTINS[name]))
             hi = 15.0 if fmt == "float16" else 80.0     # results mostly finite and nonzero
-            x = jnp.asarray(rng.uniform(-hi, hi, n).astype(np.float32)).astype(f.numpy_dtype)
+            if name.startswith("log"):
+                u, inputs = np.exp2(rng.uniform(-hi, hi, n)), f"2^U(-{hi:g}, {hi:g})"
+            else:
+                u, inputs = rng.uniform(-hi, hi, n), f"U(-{hi:g}, {hi:g})"
+            x = jnp.asarray(u.astype(np.float32)).astype(f.numpy_dtype)
             t = side_by_side({"evo": ours, "jax": theirs}, x, repeats)
             target = get_target(name)
             mine, builtin = check_small_function(ours, target, f), check_small_function(theirs, target, f)
-            out.append({"function": name, "format": fmt, "n": n, "inputs": f"U(-{hi:g}, {hi:g})",
+            out.append({"function": name, "format": fmt, "n": n, "inputs": inputs,
                         "evo_ns": t["evo"] / n * 1e9, "jax_ns": t["jax"] / n * 1e9, "speedup": t["jax"] / t["evo"],
                         "evo_misrounded": mine.misrounded, "jax_misrounded": builtin.misrounded,
                         "checked_inputs": mine.inputs})

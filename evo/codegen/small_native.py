@@ -26,8 +26,18 @@ from ..core.formats import FORMATS, Format
 from ..core.ir import Program
 from .jax_native import _constants, kernel_body
 
-FUNCTIONS = ("exp2", "exp")
-CLIP = 160.0            # |k| beyond which every result is 0 or inf in both formats
+FUNCTIONS = ("exp2", "exp", "log2", "log")
+KERNEL_INTERVAL = {"exp2": (-0.5, 0.5), "exp": (-0.5, 0.5), "log2": (0.7071068, 1.4142136),
+                   "log": (0.7071068, 1.4142136)}
+SQRT_HALF_BITS = 0x3F3504F3        # float32 sqrt(1/2): m = x / 2^e in [sqrt(1/2), sqrt 2)
+LN2_HI, LN2_LO = 0.693145751953125, 1.4286068e-06    # ln 2 = hi + lo, hi of 16 bits: e * hi exact
+
+
+def clip(f: Format) -> float:
+    """The k below which every result is 0: with the subnormal path (bfloat16) k may go to
+    -160; without it (float16, whose subnormals are float32 normals) k + 127 must stay
+    positive for the exponent add, and below 2^-(bits - emin + 3) float16 rounds to 0 anyway."""
+    return 160.0 if f.emin <= -126 else float(f.bits - f.emin + 3)
 
 
 def log2e_split(f: Format) -> tuple[float, float]:
@@ -40,9 +50,9 @@ def log2e_split(f: Format) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class SmallFunction:
-    function: str       # exp2 | exp
+    function: str       # exp2 | exp | log2 | log
     format: str         # bfloat16 | float16
-    program: Program    # the kernel on [-0.5, 0.5]
+    program: Program    # the kernel on KERNEL_INTERVAL[function]
     source: str = ""    # where the kernel came from and how its constants were fitted
 
     @property
@@ -51,14 +61,17 @@ class SmallFunction:
 
 
 def _reduce_source(fn: SmallFunction) -> str:
-    """(r, t): the reduced argument and t = k + MAGIC, whose low bits hold k = round(x * scale)."""
+    """(r, t): the reduced argument and, for the exps, t = k + MAGIC, whose low bits hold
+    k = round(x * scale); for the logs, the exponent e (float32) of x = m * 2^e."""
+    if fn.function in ("log2", "log"):
+        return _LOG_REDUCE
     if fn.function == "exp2":
-        return (f"    x = jnp.maximum(x, -{CLIP})   # above: the overflow select\n"
+        return (f"    x = jnp.maximum(x, -{clip(fn.fmt)})   # above: the overflow select\n"
                 "    magic = lax.optimization_barrier(MAGIC)   # or XLA folds x - ((x + M) - M) to 0\n"
                 "    t = x + magic\n"
                 "    return x - (t - magic), t\n")
     hi, lo = log2e_split(fn.fmt)
-    lim = CLIP / math.log2(math.e)
+    lim = clip(fn.fmt) / math.log2(math.e)
     return (f"    x = jnp.maximum(x, -{lim!r})   # above: the overflow select\n"
             f"    s = x * np.float32({hi!r})\n"
             "    magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0\n"
@@ -99,6 +112,24 @@ def _rebuild_{name}(x, y, t):
     return jnp.where(x != x, x, out).astype({dtype})
 '''
 
+# The logs read x by its bits (a subnormal input, which XLA on CPU reads as 0, by the bits
+# converted as an integer: exact), m = x / 2^e in [sqrt(1/2), sqrt 2) exactly.
+_LOG_REDUCE = f'''    i = _f2i(x)
+    sub = i < 0x00800000           # +0 and the positive subnormals (negative inputs: NaN below)
+    i = jnp.where(sub, _f2i(i.astype(jnp.float32)) - (149 << 23), i)
+    j = i - {SQRT_HALF_BITS:#x}
+    return _i2f((j & 0x7FFFFF) + {SQRT_HALF_BITS:#x}), (j >> 23).astype(jnp.float32)
+'''
+
+_LOG_REBUILD = '''
+def _rebuild_{name}(x, y, e):
+    i = _f2i(x)
+    out = {combine}
+    out = jnp.where(i >= 0x7F800000, x, out)          # +inf, NaN
+    out = jnp.where(i < 0, np.float32(np.nan), out)   # negative (-0 is caught next)
+    return jnp.where((i & 0x7FFFFFFF) == 0, np.float32(-np.inf), out).astype({dtype})
+'''
+
 # bfloat16's subnormals are float32's, which XLA on CPU flushes in arithmetic: below
 # 2^(emin+1) the result is built from its bits, m = y * 2^(k + bits - emin) rounded to an
 # integer (by adding MAGIC, in float32, where it is normal): bfloat16 bits m mean
@@ -122,12 +153,11 @@ def module_source(functions: list[SmallFunction], doc: str) -> str:
         name = fn.function
         kernel = kernel_body(fn.program).replace("def _kernel(x):", f"def _kernel_{name}(x):")
         kernel = kernel.replace(" = _K\n", f" = _K_{name}\n")
-        sub = _SUBNORMAL.format(bits=fmt.bits, emin=fmt.emin, dtype=dtype) if fmt.emin <= -126 else ""
         parts += [_constants(fn.program).replace("_K = ", f"_K_{name} = "), kernel,
-                  f"def _reduce_{name}(x):\n    \"\"\"(r, t): the exact reduction.\"\"\"\n{_reduce_source(fn)}",
-                  _REBUILD.format(name=name, dtype=dtype, subnormal=sub, overflow=overflow_from(fn)),
+                  f"def _reduce_{name}(x):\n    \"\"\"The exact reduction.\"\"\"\n{_reduce_source(fn)}",
+                  _rebuild_source(fn, dtype),
                   _PUBLIC.format(name=name, dtype=dtype, bits=fmt.bits, emin=fmt.emin, fmt=fmt.name,
-                                 deriv="y32 * np.float32(0.6931472)" if name == "exp2" else "y32",
+                                 deriv=DERIVATIVE[name],
                                  source=fn.source)]
     parts.append(f"__all__ = {[fn.function for fn in functions]!r}\n")
     return "\n\n".join(p.strip("\n") + "\n" for p in parts)
@@ -158,3 +188,18 @@ def {name}(x):
     The input is cast to {fmt} first; the result is {fmt}; jit, vmap and grad apply."""
     return _{name}_jit(jnp.asarray(x).astype({dtype}))
 '''
+
+
+DERIVATIVE = {"exp2": "y32 * np.float32(0.6931472)", "exp": "y32",
+              "log2": "np.float32(1.442695) / x.astype(jnp.float32)", "log": "1 / x.astype(jnp.float32)"}
+
+
+def _rebuild_source(fn: SmallFunction, dtype: str) -> str:
+    f = fn.fmt
+    if fn.function == "log2":
+        return _LOG_REBUILD.format(name=fn.function, dtype=dtype, combine="e + y")
+    if fn.function == "log":
+        return _LOG_REBUILD.format(name=fn.function, dtype=dtype,
+                                   combine=f"e * np.float32({LN2_HI!r}) + (e * np.float32({LN2_LO!r}) + y)")
+    sub = _SUBNORMAL.format(bits=f.bits, emin=f.emin, dtype=dtype) if f.emin <= -126 else ""
+    return _REBUILD.format(name=fn.function, dtype=dtype, subnormal=sub, overflow=overflow_from(fn))

@@ -126,4 +126,34 @@ def fit_to_intervals(p: Program, x: np.ndarray, c: np.ndarray, below: np.ndarray
     c32 = c64.astype(np.float32)
     dist = errors_at(c32[None, :], everything)[0]
     c32, dist = polish_float32(c32, dist, errors_at, cfg)
+    c32, dist = fewest_misrounded(c32, dist, errors_at)
     return p.with_constants(c32.astype(np.float64)), dist
+
+
+def fewest_misrounded(c32: np.ndarray, dist: np.ndarray, errors_at, rounds: int = 40,
+                      steps: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinate moves on the float32 lattice that lower the number of points at or past
+    0.5 (those that do not round correctly; a tie counts, it may go either way), then the
+    largest distance: where the exact values lie within float32's own rounding of a
+    midpoint, which side each lands on is decided by the constants' last bits."""
+    def score(d: np.ndarray) -> tuple[int, float]:
+        return int(np.sum(d >= 0.5)), float(d.max())
+
+    best = score(dist)
+    everything = np.arange(dist.size)
+    for _ in range(rounds):
+        if best[0] == 0:
+            break
+        bits = c32.view(np.int32)
+        moves = [(j, sign * step) for j in range(c32.size) for step in steps for sign in (-1, 1)]
+        cands = np.repeat(bits[None, :], len(moves), axis=0)
+        for row, (j, step) in enumerate(moves):
+            cands[row, j] += step
+        cands = cands.view(np.float32)
+        full = errors_at(cands, everything)
+        scores = [score(d) for d in full]
+        i = min(range(len(scores)), key=scores.__getitem__)
+        if not scores[i] < best:
+            break
+        c32, dist, best = cands[i].copy(), full[i], scores[i]
+    return c32, dist

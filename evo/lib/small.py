@@ -5,6 +5,7 @@ the result checked on all of them by running the JAX code itself (bench/build_sm
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def load_module(functions: list[SmallFunction], doc: str = "evo small-format fun
 
 def kernel_targets(fn: SmallFunction) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What the kernel must do for the wrapper to round every input correctly: at each reduced
-    argument r (as XLA computes it), the correctly rounded c / 2^k and its gaps / 2^k.
+    argument r (as XLA computes it), the correctly rounded c mapped into the kernel's range
+    (exps: c / 2^k, gaps / 2^k; logs: c - e (log2) or c - e ln 2 (log), the same gaps).
     Only inputs with a finite, nonzero result use the kernel; repeated rows are merged."""
     import jax
 
@@ -35,10 +37,14 @@ def kernel_targets(fn: SmallFunction) -> tuple[np.ndarray, np.ndarray, np.ndarra
     x, _, _, c = correctly_rounded_everywhere(get_target(fn.function), fmt)
     use = np.isfinite(x) & np.isfinite(c) & (c != 0)
     module = load_module([fn])
-    r, t = (np.asarray(v) for v in jax.jit(getattr(module, f"_reduce_{fn.function}"))(x[use]))
-    scale = np.ldexp(1.0, -(t.astype(np.float64) - float(module.MAGIC)).astype(np.int64))
+    r, aux = (np.asarray(v) for v in jax.jit(getattr(module, f"_reduce_{fn.function}"))(x[use]))
     below, above = fmt.gaps(c[use])
-    rows = np.unique(np.stack([r.astype(np.float64), c[use] * scale, below * scale, above * scale]), axis=1)
+    if fn.function in ("exp2", "exp"):
+        scale = np.ldexp(1.0, -(aux.astype(np.float64) - float(module.MAGIC)).astype(np.int64))
+        ck, below, above = c[use] * scale, below * scale, above * scale
+    else:
+        ck = c[use] - aux.astype(np.float64) * (1.0 if fn.function == "log2" else math.log(2))
+    rows = np.unique(np.stack([r.astype(np.float64), ck, below, above]), axis=1)
     return rows[0].astype(np.float32), rows[1], rows[2], rows[3]
 
 

@@ -216,8 +216,10 @@ def verify_format(p: Program, target: Target, interval: tuple[float, float] | No
                               rounded_max_ulp=float(np.max(err)), worst=_worst(dist, xs))
 
 
-# f(-inf), f(+inf) of the functions with a full-range small-format form (evo.codegen.small_native)
-_AT_INFINITY = {"exp2": (0.0, math.inf), "exp": (0.0, math.inf)}
+# f(-inf), f(+inf), f(+-0) of the functions with a full-range small-format form
+# (evo.codegen.small_native); None: as mpmath says
+_SPECIAL = {"exp2": (0.0, math.inf, None), "exp": (0.0, math.inf, None),
+            "log2": (math.nan, math.inf, -math.inf), "log": (math.nan, math.inf, -math.inf)}
 
 
 @dataclass(frozen=True)
@@ -249,8 +251,10 @@ def correctly_rounded_everywhere(target: Target, fmt: Format) -> tuple[np.ndarra
     hi, lo = np.full(x.size, np.nan), np.zeros(x.size)
     with np.errstate(all="ignore"):
         hi[fin], lo[fin] = target.exact(x[fin])
-    at_minus, at_plus = _AT_INFINITY[target.full_range or target.name]
+    at_minus, at_plus, at_zero = _SPECIAL[target.full_range or target.name]
     hi[x == -np.inf], hi[x == np.inf] = at_minus, at_plus
+    if at_zero is not None:
+        hi[x == 0], lo[x == 0] = at_zero, 0.0
     return x, hi, lo, fmt.correctly_rounded(hi, lo)
 
 

@@ -2,6 +2,8 @@
 
 exp2: 4-op kernel (member 3363 of bench/kernels/exp2-bf16-front); 0 of 65,536 misrounded under jax.jit on the CPU
 exp: 5-op kernel (member 1390 of bench/kernels/exp2-bf16-front); 0 of 65,536 misrounded under jax.jit on the CPU
+log2: 6-op kernel (member 12551 of bench/kernels/log2-bf16-front); 0 of 65,536 misrounded under jax.jit on the CPU
+log: 9-op kernel (member 9820 of bench/kernels/log2-bf16-front); 0 of 65,536 misrounded under jax.jit on the CPU
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ def _kernel_exp2(x):
 
 
 def _reduce_exp2(x):
-    """(r, t): the exact reduction."""
+    """The exact reduction."""
     x = jnp.maximum(x, -160.0)   # above: the overflow select
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds x - ((x + M) - M) to 0
     t = x + magic
@@ -103,7 +105,7 @@ def _kernel_exp(x):
 
 
 def _reduce_exp(x):
-    """(r, t): the exact reduction."""
+    """The exact reduction."""
     x = jnp.maximum(x, -110.90354888959125)   # above: the overflow select
     s = x * np.float32(1.44268798828125)
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0
@@ -145,4 +147,132 @@ def exp(x):
     return _exp_jit(jnp.asarray(x).astype(jnp.bfloat16))
 
 
-__all__ = ['exp2', 'exp']
+_K_log2 = (
+    np.float32(float.fromhex("-0x1.0170b4p-5")),  # c3 = -0.03142581
+    np.float32(float.fromhex("0x1.3e3642p-3")),  # c4 = 0.15537693
+    np.float32(float.fromhex("-0x1.2012bep-1")),  # c6 = -0.562643
+    np.float32(float.fromhex("-0x1.049f48p-2")),  # c8 = -0.25451386
+)
+
+
+def _kernel_log2(x):
+    c3, c4, c6, c8 = _K_log2
+    t1 = (x / x)
+    t2 = (t1 - x)
+    t5 = (x * c3 + c4)
+    t7 = (x * t5 + c6)
+    t9 = (x * t7 + c8)
+    t10 = (t2 / t9)
+    return t10
+
+
+def _reduce_log2(x):
+    """The exact reduction."""
+    i = _f2i(x)
+    sub = i < 0x00800000           # +0 and the positive subnormals (negative inputs: NaN below)
+    i = jnp.where(sub, _f2i(i.astype(jnp.float32)) - (149 << 23), i)
+    j = i - 0x3f3504f3
+    return _i2f((j & 0x7FFFFF) + 0x3f3504f3), (j >> 23).astype(jnp.float32)
+
+
+def _rebuild_log2(x, y, e):
+    i = _f2i(x)
+    out = e + y
+    out = jnp.where(i >= 0x7F800000, x, out)          # +inf, NaN
+    out = jnp.where(i < 0, np.float32(np.nan), out)   # negative (-0 is caught next)
+    return jnp.where((i & 0x7FFFFFFF) == 0, np.float32(-np.inf), out).astype(jnp.bfloat16)
+
+
+@jax.custom_jvp
+def _log2_f(x):
+    x32 = x.astype(jnp.float32)
+    r, t = _reduce_log2(x32)
+    return _rebuild_log2(x32, _kernel_log2(r), t)
+
+
+@_log2_f.defjvp
+def _log2_jvp(primals, tangents):
+    """The derivative from the function's own value."""
+    (x,), (t,) = primals, tangents
+    y = _log2_f(x)
+    y32 = y.astype(jnp.float32)
+    return y, ((np.float32(1.442695) / x.astype(jnp.float32)) * t.astype(jnp.float32)).astype(jnp.bfloat16)
+
+
+_log2_jit = jax.jit(_log2_f)
+
+
+def log2(x):
+    """bfloat16 log2(x), correctly rounded on every bfloat16 input (its kernel: bench/kernels/log2-bf16-front #12551, 6 ops, found by `evo search log2 --interval 0.7071068,1.4142136 --format bfloat16 --budget 3m --workers 0 --verify-below 0.7`).
+    The input is cast to bfloat16 first; the result is bfloat16; jit, vmap and grad apply."""
+    return _log2_jit(jnp.asarray(x).astype(jnp.bfloat16))
+
+
+_K_log = (
+    np.float32(float.fromhex("-0x1.5815fep-8")),  # c3 = -0.0052503343
+    np.float32(float.fromhex("0x1.4c394p-4")),  # c4 = 0.081109285
+    np.float32(float.fromhex("-0x1.478238p-3")),  # c6 = -0.15991634
+    np.float32(float.fromhex("0x1.d2efbap-3")),  # c8 = 0.2279963
+    np.float32(float.fromhex("0x1.0a474ep-2")),  # c10 = 0.26003763
+    np.float32(float.fromhex("0x1.4d3292p-1")),  # c12 = 0.65077645
+    np.float32(float.fromhex("-0x1.c06088p-5")),  # c14 = -0.05473353
+)
+
+
+def _kernel_log(x):
+    c3, c4, c6, c8, c10, c12, c14 = _K_log
+    t1 = (x * x)
+    t2 = (t1 - x)
+    t5 = (t1 * c3 + c4)
+    t7 = (t5 * x + c6)
+    t9 = (t1 * t7 + c8)
+    t11 = (x * t9 + c10)
+    t13 = (t11 * x + c12)
+    t15 = (x * t13 + c14)
+    t16 = (t2 / t15)
+    return t16
+
+
+def _reduce_log(x):
+    """The exact reduction."""
+    i = _f2i(x)
+    sub = i < 0x00800000           # +0 and the positive subnormals (negative inputs: NaN below)
+    i = jnp.where(sub, _f2i(i.astype(jnp.float32)) - (149 << 23), i)
+    j = i - 0x3f3504f3
+    return _i2f((j & 0x7FFFFF) + 0x3f3504f3), (j >> 23).astype(jnp.float32)
+
+
+def _rebuild_log(x, y, e):
+    i = _f2i(x)
+    out = e * np.float32(0.693145751953125) + (e * np.float32(1.4286068e-06) + y)
+    out = jnp.where(i >= 0x7F800000, x, out)          # +inf, NaN
+    out = jnp.where(i < 0, np.float32(np.nan), out)   # negative (-0 is caught next)
+    return jnp.where((i & 0x7FFFFFFF) == 0, np.float32(-np.inf), out).astype(jnp.bfloat16)
+
+
+@jax.custom_jvp
+def _log_f(x):
+    x32 = x.astype(jnp.float32)
+    r, t = _reduce_log(x32)
+    return _rebuild_log(x32, _kernel_log(r), t)
+
+
+@_log_f.defjvp
+def _log_jvp(primals, tangents):
+    """The derivative from the function's own value."""
+    (x,), (t,) = primals, tangents
+    y = _log_f(x)
+    y32 = y.astype(jnp.float32)
+    return y, ((1 / x.astype(jnp.float32)) * t.astype(jnp.float32)).astype(jnp.bfloat16)
+
+
+_log_jit = jax.jit(_log_f)
+
+
+def log(x):
+    """bfloat16 log(x), correctly rounded on every bfloat16 input (its kernel: bench/kernels/log2-bf16-front #9820, 9 ops, found by `evo search log2 --interval 0.7071068,1.4142136 --format bfloat16 --budget 3m --workers 0 --verify-below 0.7`).
+    The input is cast to bfloat16 first; the result is bfloat16; jit, vmap and grad apply."""
+    return _log_jit(jnp.asarray(x).astype(jnp.bfloat16))
+
+
+__all__ = ['exp2', 'exp', 'log2', 'log']
