@@ -11,6 +11,7 @@ checked the same way, on every input).
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evo.codegen.small_native import FUNCTIONS, SmallFunction, module_source  # noqa: E402
-from evo.core.ir import render, to_dict  # noqa: E402
+from evo.core.ir import Builder, Program, render, to_dict  # noqa: E402
 from evo.lib.small import check, fit_small, write_catalog  # noqa: E402
 from evo.runs.front import load_front  # noqa: E402
 
@@ -27,35 +28,58 @@ _EXP2 = ("bench/kernels/exp2-bf16-front",
          "evo search exp2 --interval=-0.5,0.5 --format bfloat16 --budget 3m --workers 0 --verify-below 0.7")
 _LOG2 = ("bench/kernels/log2-bf16-front",
          "evo search log2 --interval 0.7071068,1.4142136 --format bfloat16 --budget 3m --workers 0 --verify-below 0.7")
-# (format, function) -> the front its kernel is taken from (exp's and log's constants are
-# fitted afresh from exp2's and log2's kernels). float16: not yet. A 4-min search's 4- and
-# 5-op kernels, and a degree-5 polynomial, leave 24 to 45 of 65,536 inputs misrounded after
-# this fit (see the issue's note)
+# (format, function) -> where its kernel is taken from: a kept front (exp's and log's
+# constants are fitted afresh from exp2's and log2's kernels) or a stand-in
 FRONTS = {("bfloat16", "exp2"): _EXP2, ("bfloat16", "exp"): _EXP2, ("bfloat16", "log2"): _LOG2,
-          ("bfloat16", "log"): _LOG2}
+          ("bfloat16", "log"): _LOG2, ("float16", "log2"): _LOG2, ("float16", "log"): _LOG2}
+
+
+def _horner5() -> Program:
+    b = Builder()
+    return b.program(b.horner([math.log(2) ** k / math.factorial(k) for k in range(6)], 0))
+
+
+# float16's exps: the float16 searches (4 and 10 minutes, `--format float16 --interval=-0.5,0.5`)
+# found no kernel under 6 ops whose fit rounds every input (their 4-op Horner quartic leaves
+# 11 reduced arguments misrounded), so a STAND-IN structure, written by hand: the Horner quintic
+# (5 fmas), its constants fitted by evo (the Taylor coefficients are only the start)
+STANDINS = {("float16", "exp2"): ("STAND-IN: Horner quintic, written by hand", _horner5()),
+            ("float16", "exp"): ("STAND-IN: Horner quintic, written by hand", _horner5())}
+
+
+def candidates(fmt: str, function: str):
+    """(label, member id or None, program, origin) cheapest first."""
+    if (fmt, function) in STANDINS:
+        label, p = STANDINS[fmt, function]
+        yield label, None, p, {"member": None, "ops": p.n_ops, "front": None, "found_by": label}
+    if (fmt, function) in FRONTS:
+        where, found_by = FRONTS[fmt, function]
+        for m in sorted(load_front(ROOT / where), key=lambda m: (m.cost, m.id)):
+            yield (f"{where} #{m.id}, {m.ops} ops, found by `{found_by}`", m.id, m.program,
+                   {"member": m.id, "ops": m.ops, "front": where, "found_by": found_by})
 
 
 def first_correct(fmt: str, function: str) -> tuple[SmallFunction, object, dict] | None:
-    where, found_by = FRONTS[fmt, function]
-    front = load_front(ROOT / where)
-    for m in sorted(front, key=lambda m: (m.cost, m.id)):
-        fn = SmallFunction(function, fmt, m.program, f"{where} #{m.id}, {m.ops} ops, found by `{found_by}`")
-        fitted, dist = fit_small(fn)
-        result = check(fitted)
-        print(f"  {fmt} {function}: #{m.id} ({m.ops} ops) kernel distance {dist:.4f}, "
-              f"{result.misrounded} misrounded of {result.inputs:,}", flush=True)
-        if result.misrounded == 0:
-            return fitted, result, {"member": m.id, "ops": m.ops, "front": where, "found_by": found_by}
+    """The cheapest candidate whose fit rounds every input correctly: first by the kernel
+    alone, then allowing up to 6 hard cases (each a select)."""
+    for hard in (0, 6):
+        for label, mid, p, origin in candidates(fmt, function):
+            fitted, dist = fit_small(SmallFunction(function, fmt, p, label), max_exceptions=hard)
+            result = check(fitted)
+            print(f"  {fmt} {function}: {label.split(',')[0]} ({p.n_ops} ops, {len(fitted.exceptions)} hard cases) "
+                  f"kernel distance {dist:.4f}, {result.misrounded} misrounded of {result.inputs:,}", flush=True)
+            if result.misrounded == 0:
+                return fitted, result, {**origin, "hard_cases": len(fitted.exceptions)}
     return None
 
 
 def main() -> None:
     t0 = time.perf_counter()
     entries, modules = [], {}
-    for fmt in dict.fromkeys(f for f, _ in FRONTS):
+    for fmt in dict.fromkeys(f for f, _ in [*FRONTS, *STANDINS]):
         kept = []
         for function in FUNCTIONS:
-            if (fmt, function) not in FRONTS:
+            if (fmt, function) not in FRONTS and (fmt, function) not in STANDINS:
                 continue
             got = first_correct(fmt, function)
             if got is None:
@@ -67,7 +91,9 @@ def main() -> None:
                             "expression": render(fn.program), "check": result.to_dict()})
         doc = (f"{fmt} functions, correctly rounded on every one of the 65,536 {fmt} inputs (generated by "
                "bench/build_small_lib.py: do not edit).\n\n" + "\n".join(
-                   f"{e['function']}: {e['ops']}-op kernel (member {e['member']} of {e['front']}); "
+                   f"{e['function']}: {e['ops']}-op kernel ("
+                   + (f"member {e['member']} of {e['front']}" if e["front"] else e["found_by"])
+                   + (f", {e['hard_cases']} hard cases by select" if e["hard_cases"] else "") + "); "
                    f"{e['check']['misrounded']} of {e['check']['inputs']:,} misrounded under jax.jit on the CPU"
                    for e in entries if e["format"] == fmt) + "\n")
         modules[fmt] = module_source(kept, doc)

@@ -1,6 +1,6 @@
-"""The ready bfloat16 functions (evo.lib.jax.bfloat16): correctly rounded on every one of the
-65,536 inputs as XLA runs them, checked against an independent float64 reference rounded by
-ml_dtypes; special values; jit, vmap and grad."""
+"""The ready bfloat16 and float16 functions (evo.lib.jax.bfloat16, .float16): correctly
+rounded on every one of the 65,536 inputs as XLA runs them, checked against an independent
+float64 reference rounded by ml_dtypes / numpy; special values; jit, vmap and grad."""
 from __future__ import annotations
 
 import json
@@ -12,23 +12,26 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-eb = pytest.importorskip("evo.lib.jax.bfloat16")
+import evo.lib.jax.bfloat16 as eb
+import evo.lib.jax.float16 as eh
 
-EVERY = np.arange(1 << 16, dtype=np.uint16).view(ml_dtypes.bfloat16)
 REFERENCE = {"exp2": np.exp2, "exp": np.exp, "log2": np.log2, "log": np.log}
+MODULES = {"bfloat16": (eb, ml_dtypes.bfloat16), "float16": (eh, np.float16)}
 
 
-@pytest.mark.parametrize("name", list(REFERENCE))
-def test_every_bfloat16_input_is_correctly_rounded(name):
-    got = np.asarray(getattr(eb, name)(EVERY)).astype(np.float64)
+@pytest.mark.parametrize("fmt,name", [(f, n) for f in MODULES for n in REFERENCE])
+def test_every_input_is_correctly_rounded(fmt, name):
+    module, dtype = MODULES[fmt]
+    every = np.arange(1 << 16, dtype=np.uint16).view(dtype)
+    got = np.asarray(getattr(module, name)(every)).astype(np.float64)
     with np.errstate(all="ignore"):
-        # float64 then one rounding to bfloat16: a double rounding could only err for a value
-        # within 2^-53 of a bfloat16 midpoint, which none of these is
-        want = REFERENCE[name](EVERY.astype(np.float64)).astype(ml_dtypes.bfloat16).astype(np.float64)
+        # float64 then one rounding to the format: a double rounding could only err for a
+        # value within 2^-53 of a midpoint, which none of these is
+        want = REFERENCE[name](every.astype(np.float64)).astype(dtype).astype(np.float64)
     same = (got == want) | (np.isnan(got) & np.isnan(want))
-    assert same.all(), [(float(EVERY[i]), got[i], want[i]) for i in np.flatnonzero(~same)[:5]]
+    assert same.all(), [(float(every[i]), got[i], want[i]) for i in np.flatnonzero(~same)[:5]]
     if name.startswith("exp"):
-        sub = (want > 0) & (want < 2.0 ** -126)
+        sub = (want > 0) & (want < (2.0 ** -126 if fmt == "bfloat16" else 2.0 ** -14))
         assert sub.sum() >= 5    # subnormal results are among them (XLA's CPU flush is avoided)
 
 
@@ -39,6 +42,8 @@ def test_special_values_and_the_dtype():
     assert eb.exp(x).dtype == jnp.bfloat16 and eb.exp(np.float32(1.0)).dtype == jnp.bfloat16
     z = np.asarray(eb.log2(x)).astype(np.float64)
     assert np.isnan(z[0]) and z[1] == np.inf and np.isnan(z[2]) and list(z[3:6]) == [-np.inf, -np.inf, 7.0]
+    h = np.asarray(eh.exp2(np.array([16.0, -25.0, -24.0, np.nan], np.float16))).astype(np.float64)
+    assert list(h[:3]) == [np.inf, 0.0, 2.0 ** -24] and np.isnan(h[3])     # -25: a tie, to even (0)
     tiny = np.array([2.0 ** -133, 2.0 ** -127], ml_dtypes.bfloat16)     # subnormal inputs, read by their bits
     assert list(np.asarray(eb.log2(tiny)).astype(np.float64)) == [-133.0, -127.0]
 
@@ -58,18 +63,37 @@ def test_the_catalog_records_what_the_modules_hold():
     from evo.lib.small import SMALL_CATALOG
 
     entries = json.loads(SMALL_CATALOG.read_text())["functions"]
-    assert {(e["function"], e["format"]) for e in entries} == {(f, "bfloat16") for f in REFERENCE}
+    assert {(e["function"], e["format"]) for e in entries} == {(n, f) for f in MODULES for n in REFERENCE}
     assert all(e["check"]["misrounded"] == 0 and e["check"]["inputs"] == 65536 for e in entries)
     for e in entries:
-        assert f"{e['ops']}-op kernel (member {e['member']}" in eb.__doc__
+        module = MODULES[e["format"]][0]
+        assert f"{e['function']}: {e['ops']}-op kernel (" in module.__doc__
+        assert (f"member {e['member']} of {e['front']}" if e["front"] else "STAND-IN") in module.__doc__
 
 
 def test_bench_small_reports_the_builtins_misrounded_counts(evo_cmd):
     r = subprocess.run([*evo_cmd, "bench", "small", "--n", "1000", "--repeats", "1", "--json"], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    rows = {row["function"]: row for row in json.loads(r.stdout)["rows"]}
-    assert all(rows[f]["evo_misrounded"] == 0 for f in REFERENCE)
-    assert rows["exp2"]["jax_misrounded"] > 1000     # jnp.exp2 on bfloat16: 1,632 of 65,536 here
+    rows = {(row["format"], row["function"]): row for row in json.loads(r.stdout)["rows"]}
+    assert len(rows) == 8 and all(r["evo_misrounded"] == 0 for r in json.loads(r.stdout)["rows"])
+    assert rows["bfloat16", "exp2"]["jax_misrounded"] > 1000     # jnp.exp2 on bfloat16: 1,632 of 65,536 here
     bad = subprocess.run([*evo_cmd, "bench", "small", "--formats", "bf8"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "unknown format 'bf8' (ready functions exist for: bfloat16)" in bad.stderr
+    assert bad.returncode == 2 and "unknown format 'bf8' (ready functions exist for: bfloat16, float16)" in bad.stderr
+
+
+def test_fitting_a_kept_kernel_to_the_wrapper_rounds_every_input():
+    """From the search's 5-op member (which misrounds 14 inputs of exp as it was found),
+    the fit to the wrapper's rounding intervals gives 0 of 65,536 misrounded."""
+    from pathlib import Path
+
+    from evo.codegen.small_native import SmallFunction
+    from evo.lib.small import check, fit_small
+    from evo.runs.front import load_front
+
+    front = load_front(Path(__file__).resolve().parents[1] / "bench" / "kernels" / "exp2-bf16-front")
+    m = next(m for m in front if m.id == 1390)
+    fn = SmallFunction("exp", "bfloat16", m.program)
+    assert check(fn).misrounded > 0
+    fitted, dist = fit_small(fn)
+    assert dist < 0.5 and check(fitted).misrounded == 0

@@ -51,16 +51,16 @@ def rows(n: int, repeats: int, formats: list[str]) -> list[dict]:
 @click.command()
 @click.option("--n", "n", type=float, default=1e6, show_default=True, help="Elements per call.")
 @click.option("--repeats", type=int, default=11, show_default=True, help="Interleaved samples per figure (median).")
-@click.option("--formats", default="bfloat16", show_default=True, help="bfloat16 (float16 has no ready functions yet).")
+@click.option("--formats", default="bfloat16,float16", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def small(n: float, repeats: int, formats: str, as_json: bool) -> None:
     """evo.lib.jax.bfloat16 / .float16 against jax's built-ins: speed and misrounded results."""
     import jax
 
     names = [f.strip() for f in formats.split(",") if f.strip()]
-    bad = [f for f in names if f != "bfloat16"]
+    bad = [f for f in names if f not in ("bfloat16", "float16")]
     if bad:
-        raise EvoError(f"unknown format {bad[0]!r} (ready functions exist for: bfloat16)")
+        raise EvoError(f"unknown format {bad[0]!r} (ready functions exist for: bfloat16, float16)")
     if repeats < 1 or n < 1:
         raise EvoError("--repeats and --n must be positive")
     device = f"{jax.default_backend()} ({jax.devices()[0].device_kind}), jax {jax.__version__}"

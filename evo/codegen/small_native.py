@@ -3,17 +3,20 @@ rounded value of the function out, on every one of its 65,536 inputs.
 
 The arithmetic is float32 (as GPUs and FlashAttention compute activations) and the result is
 rounded once to the format. Each function is a range reduction that is exact on the format's
-inputs, a kernel K found by evo's search on [-0.5, 0.5], and a reconstruction by 2^k:
+inputs, a kernel K found by evo's search, and a reconstruction:
 
     exp2  k = round(x), r = x - k (exact);                          2^x = K(r) * 2^k
     exp   t = x * L_HI (exact: x has p bits, L_HI 24 - p), k = round(t),
           r = x * L_LO + (t - k) (one rounding, by fma);            e^x = K(r) * 2^k
+    log2  x = m * 2^e, m in [sqrt(1/2), sqrt 2) from the bits;     log2 x = e + K(m)
+    log   likewise;                                        log x = e ln2_hi + (e ln2_lo + K(m))
 
 Scaling by 2^k is exact where the result is normal, so K(r) need only round correctly in
-the kernel's own binade, to c / 2^k for the correctly rounded c (evo.fit.rounding fits it
-so). A subnormal result is built from its bits: its integer significand is K(r) * 2^(k +
+the kernel's own binade, to c / 2^k for the correctly rounded c (for the logs, to c - e or
+c - e ln 2 with c's own gaps; evo.lib.small fits it so). A subnormal result is built from its bits: its integer significand is K(r) * 2^(k +
 bits - emin) rounded once (XLA on CPU flushes float32 subnormals, and bfloat16's subnormals
-are float32's). NaN stays NaN, -inf gives 0 and +inf inf.
+are float32's). NaN stays NaN; exps: -inf gives 0, +inf inf; logs: +-0 give -inf, negative
+inputs NaN, and a subnormal input is read by its bits (XLA on CPU reads it as 0).
 """
 from __future__ import annotations
 
@@ -54,6 +57,9 @@ class SmallFunction:
     format: str         # bfloat16 | float16
     program: Program    # the kernel on KERNEL_INTERVAL[function]
     source: str = ""    # where the kernel came from and how its constants were fitted
+    # (r, y): reduced arguments whose exact result lies within float32's own rounding of a
+    # rounding boundary, and the kernel value that rounds correctly there (each a select)
+    exceptions: tuple[tuple[float, float], ...] = ()
 
     @property
     def fmt(self) -> Format:
@@ -141,8 +147,8 @@ _SUBNORMAL = '''    scale = _i2f((_f2i(t) + ({bits} - {emin} + 127 - 0x4B400000)
 
 
 def module_source(functions: list[SmallFunction], doc: str) -> str:
-    """One module with a function per SmallFunction (all of one format): `exp2(x)`, `exp(x)`
-    for arrays of that format (other dtypes are cast to it), each jitted, differentiable."""
+    """One module with a function per SmallFunction (all of one format), e.g. `exp2(x)`, for
+    arrays of that format (other dtypes are cast to it), each jitted and differentiable."""
     fmts = {f.format for f in functions}
     assert len(fmts) == 1, fmts
     fmt = FORMATS[fmts.pop()]
@@ -157,7 +163,7 @@ def module_source(functions: list[SmallFunction], doc: str) -> str:
                   f"def _reduce_{name}(x):\n    \"\"\"The exact reduction.\"\"\"\n{_reduce_source(fn)}",
                   _rebuild_source(fn, dtype),
                   _PUBLIC.format(name=name, dtype=dtype, bits=fmt.bits, emin=fmt.emin, fmt=fmt.name,
-                                 deriv=DERIVATIVE[name],
+                                 deriv=DERIVATIVE[name], exceptions=_exception_source(fn),
                                  source=fn.source)]
     parts.append(f"__all__ = {[fn.function for fn in functions]!r}\n")
     return "\n\n".join(p.strip("\n") + "\n" for p in parts)
@@ -168,7 +174,8 @@ _PUBLIC = '''
 def _{name}_f(x):
     x32 = x.astype(jnp.float32)
     r, t = _reduce_{name}(x32)
-    return _rebuild_{name}(x32, _kernel_{name}(r), t)
+    y = _kernel_{name}(r)
+{exceptions}    return _rebuild_{name}(x32, y, t)
 
 
 @_{name}_f.defjvp
@@ -176,7 +183,6 @@ def _{name}_jvp(primals, tangents):
     """The derivative from the function's own value."""
     (x,), (t,) = primals, tangents
     y = _{name}_f(x)
-    y32 = y.astype(jnp.float32)
     return y, (({deriv}) * t.astype(jnp.float32)).astype({dtype})
 
 
@@ -190,7 +196,7 @@ def {name}(x):
 '''
 
 
-DERIVATIVE = {"exp2": "y32 * np.float32(0.6931472)", "exp": "y32",
+DERIVATIVE = {"exp2": "y.astype(jnp.float32) * np.float32(0.6931472)", "exp": "y.astype(jnp.float32)",
               "log2": "np.float32(1.442695) / x.astype(jnp.float32)", "log": "1 / x.astype(jnp.float32)"}
 
 
@@ -203,3 +209,8 @@ def _rebuild_source(fn: SmallFunction, dtype: str) -> str:
                                    combine=f"e * np.float32({LN2_HI!r}) + (e * np.float32({LN2_LO!r}) + y)")
     sub = _SUBNORMAL.format(bits=f.bits, emin=f.emin, dtype=dtype) if f.emin <= -126 else ""
     return _REBUILD.format(name=fn.function, dtype=dtype, subnormal=sub, overflow=overflow_from(fn))
+
+
+def _exception_source(fn: SmallFunction) -> str:
+    return "".join(f"    y = jnp.where(r == np.float32({r!r}), np.float32({y!r}), y)   # hard case\n"
+                   for r, y in fn.exceptions)

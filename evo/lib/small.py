@@ -48,13 +48,36 @@ def kernel_targets(fn: SmallFunction) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return rows[0].astype(np.float32), rows[1], rows[2], rows[3]
 
 
-def fit_small(fn: SmallFunction) -> tuple[SmallFunction, float]:
-    """fn with its kernel's constants refitted to the wrapper's rounding intervals; and the
-    largest distance on the kernel's points (< 0.5: every input rounds correctly, unless XLA
-    computes the kernel differently from the interpreter, which the check then shows)."""
+def fit_small(fn: SmallFunction, max_exceptions: int = 4) -> tuple[SmallFunction, float]:
+    """fn with its kernel's constants refitted to the wrapper's rounding intervals, and up to
+    `max_exceptions` hard cases (reduced arguments the fitted kernel still misrounds, each
+    given the value that rounds correctly for every input that reduces to it); and the
+    largest distance on the kernel's points left after them (< 0.5: every input rounds
+    correctly, unless XLA computes the kernel differently, which the check then shows)."""
+
     r, c, below, above = kernel_targets(fn)
     p, dist = fit_to_intervals(fn.program, r, c, below, above, fn.fmt)
-    return replace(fn, program=p), float(dist.max())
+    exceptions = []
+    for rb in np.unique(r[dist >= 0.5])[: max_exceptions + 1]:
+        rows = r == rb
+        y = _value_inside(c[rows], below[rows], above[rows])
+        if y is None or len(exceptions) == max_exceptions:
+            exceptions = []          # too many, or one with no value: fewer misrounded is all there is
+            break
+        exceptions.append((float(rb), y))
+    if exceptions:
+        dist = dist.copy()
+        dist[np.isin(r, [e[0] for e in exceptions])] = 0.0
+    return replace(fn, program=p, exceptions=tuple(exceptions)), float(dist.max()) if dist.size else 0.0
+
+
+def _value_inside(c: np.ndarray, below: np.ndarray, above: np.ndarray) -> float | None:
+    """A float32 strictly inside every row's rounding interval (c - below/2, c + above/2)."""
+    for v in np.unique(c.astype(np.float32)):
+        d = np.where(v >= c, (v - c) / above, (c - v) / below)
+        if np.all(d < 0.5):
+            return float(v)
+    return None
 
 
 def check(fn: SmallFunction) -> SmallCheck:

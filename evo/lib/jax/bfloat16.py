@@ -63,7 +63,8 @@ def _rebuild_exp2(x, y, t):
 def _exp2_f(x):
     x32 = x.astype(jnp.float32)
     r, t = _reduce_exp2(x32)
-    return _rebuild_exp2(x32, _kernel_exp2(r), t)
+    y = _kernel_exp2(r)
+    return _rebuild_exp2(x32, y, t)
 
 
 @_exp2_f.defjvp
@@ -71,8 +72,7 @@ def _exp2_jvp(primals, tangents):
     """The derivative from the function's own value."""
     (x,), (t,) = primals, tangents
     y = _exp2_f(x)
-    y32 = y.astype(jnp.float32)
-    return y, ((y32 * np.float32(0.6931472)) * t.astype(jnp.float32)).astype(jnp.bfloat16)
+    return y, ((y.astype(jnp.float32) * np.float32(0.6931472)) * t.astype(jnp.float32)).astype(jnp.bfloat16)
 
 
 _exp2_jit = jax.jit(_exp2_f)
@@ -126,7 +126,8 @@ def _rebuild_exp(x, y, t):
 def _exp_f(x):
     x32 = x.astype(jnp.float32)
     r, t = _reduce_exp(x32)
-    return _rebuild_exp(x32, _kernel_exp(r), t)
+    y = _kernel_exp(r)
+    return _rebuild_exp(x32, y, t)
 
 
 @_exp_f.defjvp
@@ -134,8 +135,7 @@ def _exp_jvp(primals, tangents):
     """The derivative from the function's own value."""
     (x,), (t,) = primals, tangents
     y = _exp_f(x)
-    y32 = y.astype(jnp.float32)
-    return y, ((y32) * t.astype(jnp.float32)).astype(jnp.bfloat16)
+    return y, ((y.astype(jnp.float32)) * t.astype(jnp.float32)).astype(jnp.bfloat16)
 
 
 _exp_jit = jax.jit(_exp_f)
@@ -187,7 +187,8 @@ def _rebuild_log2(x, y, e):
 def _log2_f(x):
     x32 = x.astype(jnp.float32)
     r, t = _reduce_log2(x32)
-    return _rebuild_log2(x32, _kernel_log2(r), t)
+    y = _kernel_log2(r)
+    return _rebuild_log2(x32, y, t)
 
 
 @_log2_f.defjvp
@@ -195,7 +196,6 @@ def _log2_jvp(primals, tangents):
     """The derivative from the function's own value."""
     (x,), (t,) = primals, tangents
     y = _log2_f(x)
-    y32 = y.astype(jnp.float32)
     return y, ((np.float32(1.442695) / x.astype(jnp.float32)) * t.astype(jnp.float32)).astype(jnp.bfloat16)
 
 
@@ -254,7 +254,8 @@ def _rebuild_log(x, y, e):
 def _log_f(x):
     x32 = x.astype(jnp.float32)
     r, t = _reduce_log(x32)
-    return _rebuild_log(x32, _kernel_log(r), t)
+    y = _kernel_log(r)
+    return _rebuild_log(x32, y, t)
 
 
 @_log_f.defjvp
@@ -262,7 +263,6 @@ def _log_jvp(primals, tangents):
     """The derivative from the function's own value."""
     (x,), (t,) = primals, tangents
     y = _log_f(x)
-    y32 = y.astype(jnp.float32)
     return y, ((1 / x.astype(jnp.float32)) * t.astype(jnp.float32)).astype(jnp.bfloat16)
 
 
