@@ -1,4 +1,5 @@
-"""evo lib --lang c|jax -o DIR: the ready library of discovered functions, as files."""
+"""evo lib --lang c|jax -o DIR [--format bfloat16|float16]: the ready library of discovered
+functions, as files."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,10 +16,19 @@ from ..lib.catalog import c_library, catalog, jax_package, pick
 @click.option("--output", "-o", type=click.Path(file_okay=False), required=True, help="Directory to write into.")
 @click.option("--funcs", metavar="LIST", help="Comma list of functions (default: all: exp2, exp, log2, log).")
 @click.option("--stem", default="evo_math", show_default=True, help="C: the file names' stem.")
-def lib(lang: str, output: str, funcs: str | None, stem: str) -> None:
+@click.option("--format", "number_format", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
+              show_default=True, help="bfloat16 / float16: the correctly rounded 16-bit functions (uint16_t bit "
+                                      "patterns in C, the evo.lib.jax.<format> module in JAX).")
+def lib(lang: str, output: str, funcs: str | None, stem: str, number_format: str) -> None:
     """Write evo's ready functions (each with its error over all 2^32 inputs in its comment)."""
-    functions = pick(catalog(), funcs)
-    files = c_library(functions, stem) if lang == "c" else jax_package(functions)
+    if number_format != "float32":
+        from ..lib.small import small_catalog, small_files
+
+        functions = pick(small_catalog(number_format), funcs)
+        files = small_files(functions, lang, stem)
+    else:
+        functions = pick(catalog(), funcs)
+        files = c_library(functions, stem) if lang == "c" else jax_package(functions)
     out = Path(output)
     try:
         out.mkdir(parents=True, exist_ok=True)

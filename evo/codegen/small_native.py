@@ -65,6 +65,10 @@ class SmallFunction:
     def fmt(self) -> Format:
         return FORMATS[self.format]
 
+    @property
+    def name(self) -> str:
+        return self.function
+
 
 def _reduce_source(fn: SmallFunction) -> str:
     """(r, t): the reduced argument and, for the exps, t = k + MAGIC, whose low bits hold

@@ -97,3 +97,77 @@ def formats_of(functions: list[SmallFunction]) -> dict[str, list[SmallFunction]]
 
 __all__ = ["SMALL_CATALOG", "Format", "kernel_targets", "fit_small", "check", "load_module", "write_catalog",
            "formats_of"]
+
+
+def load_c(functions: list[SmallFunction], doc: str = "evo small-format functions"):
+    """The C form (evo.codegen.small_c) built by gcc, each function as numpy format array ->
+    format array through its array form; None without gcc."""
+    import ctypes
+
+    from ..backends.gcc import build_so, gcc_path
+    from ..codegen.small_c import c_name, c_source
+
+    if gcc_path() is None:
+        return None
+    so = build_so(c_source(functions, doc), "evo_small", ("-O2", "-std=c99", "-fno-fast-math"))
+    lib = ctypes.CDLL(str(so))
+    out = {}
+    for fn in functions:
+        f = getattr(lib, f"{c_name(fn)}_array")
+        f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t], None
+
+        def call(x, f=f, dtype=fn.fmt.numpy_dtype):
+            bits = np.ascontiguousarray(np.asarray(x).astype(dtype)).view(np.uint16)
+            y = np.empty_like(bits)
+            f(bits.ctypes.data, y.ctypes.data, bits.size)
+            return y.view(dtype)
+
+        out[fn.function] = call
+    return out
+
+
+def check_c(fn: SmallFunction) -> SmallCheck | None:
+    """The C form of fn on all 65,536 inputs (None without gcc)."""
+    funcs = load_c([fn])
+    return None if funcs is None else check_small_function(funcs[fn.function], get_target(fn.function), fn.fmt)
+
+
+def small_catalog(fmt: str, path: Path = SMALL_CATALOG) -> list[SmallFunction]:
+    """The ready functions of a small format, as bench/build_small_lib.py recorded them."""
+    from ..core.ir import from_dict
+    from ..errors import EvoError
+
+    try:
+        entries = json.loads(path.read_text())["functions"]
+        out = [SmallFunction(e["function"], e["format"], from_dict(e["program"]), _described(e),
+                             tuple((float(r), float(y)) for r, y in e.get("exceptions", [])))
+               for e in entries if e["format"] == fmt]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise EvoError(f"{path}: not a small-format catalog ({type(e).__name__})") from None
+    return out
+
+
+def _described(e: dict) -> str:
+    where = f"member {e['member']} of {e['front']}" if e.get("front") else e["found_by"]
+    hard = f", {len(e['exceptions'])} hard cases by select" if e.get("exceptions") else ""
+    c = f"; its C form {e['c_check']['misrounded']} misrounded" if e.get("c_check") else ""
+    return (f"{e['ops']}-op kernel ({where}{hard}); {e['check']['misrounded']} of {e['check']['inputs']:,} "
+            f"misrounded under jax.jit on the CPU{c}, every input checked")
+
+
+def small_files(functions: list[SmallFunction], lang: str, stem: str) -> dict[str, str]:
+    """lang c: {stem}_{bf16|f16}.h and .c; lang jax: the module evo.lib.jax.<format>."""
+    from ..codegen.small_c import SUFFIX, c_name, c_source
+
+    fmt = functions[0].format
+    doc = (f"evo's {fmt} functions, correctly rounded on every one of the 65,536 {fmt} inputs:\n"
+           + "\n".join(f"{f.function}: {f.source}" for f in functions) + "\n")
+    if lang == "jax":
+        return {f"{fmt}.py": module_source(functions, doc)}
+    name = f"{stem}_{SUFFIX[fmt]}"
+    protos = "".join(f"uint16_t {c_name(f)}(uint16_t x);\nvoid {c_name(f)}_array(const uint16_t *x, uint16_t *y, "
+                     "size_t n);\n" for f in functions)
+    header = (f"/* {doc} */\n#ifndef {name.upper()}_H\n#define {name.upper()}_H\n#include <stddef.h>\n"
+              f"#include <stdint.h>\n#ifdef __cplusplus\nextern \"C\" {{\n#endif\n{protos}#ifdef __cplusplus\n}}\n"
+              "#endif\n#endif\n")
+    return {f"{name}.h": header, f"{name}.c": c_source(functions, doc)}
