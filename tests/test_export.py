@@ -504,6 +504,36 @@ def test_cli_export_from_run(evo, run_dir, tmp_path):
     assert "member a1b2c3" in text and "seed 1234" in text and "0.8737 ULP, verified exhaustively" in text
     assert "float my_exp2f(float x)" in text and "void my_exp2f_n(const float *x, float *y, size_t n)" in text
     assert gcc([*WARN, "-O2", "-c", str(out), "-o", str(tmp_path / "e.o")], tmp_path).returncode == 0
+    # the "wrote" line names the member and its error, and where that was measured
+    assert r.stderr == f"wrote {out} (c, full range): member a1b2c3, max error 0.8737 ULP on [0, 1] (exhaustive)\n"
+
+
+def test_cli_export_ids_match_exactly(evo, tmp_path):
+    """--id 28 is member 28, never member 2807 (ids were once matched by prefix)."""
+    d = tmp_path / "r"
+    d.mkdir()
+    t = get_target("exp2")
+    members = [{"id": i, "cost": c, "ops": c, "max_ulp": e, "mean_ulp": 0.1, "argmax": 0.5,
+                "expression": "...", "program": to_dict(kernel("exp2")),
+                "parent": None, "mutation": None} for i, c, e in ((2807, 4, 3.5), (28, 6, 0.75))]
+    (d / "front.json").write_text(json.dumps({"format": "evo-front/1", "run": "r", "target": t.to_dict(),
+                                              "dtype": "float32", "metric": "ulp", "members": members}))
+    out = tmp_path / "p28.py"
+    r = evo("export", d, "--id", "28", "--lang", "numpy", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == f"wrote {out} (numpy): member 28, max error 0.75 ULP on [0, 1] (validation)\n"
+    assert "member 28" in out.read_text() and "2807" not in out.read_text()
+    assert_user_error(evo("export", d, "--id", "280", "--lang", "c"),
+                      f"unknown id '280' in run {d} (front ids: 2807, 28)")
+
+
+def test_cli_export_program_file_wrote_line(evo, tmp_path):
+    f = write(tmp_path, dumps(kernel("log")), "log.json")
+    out = tmp_path / "log.c"
+    r = evo("export", f, "--target", "log", "--lang", "c", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(rf"wrote {re.escape(str(out))} \(c\): program {re.escape(str(f))}, "
+                        r"max error [0-9.]+ ULP on \[0.5, 1\] \(sampled\)\n", r.stderr), r.stderr
 
 
 def test_cli_export_program_file_to_stdout(evo, tmp_path):
