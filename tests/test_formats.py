@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-import ml_dtypes
+import ml_dtypes  # noqa: F401  (registers bfloat16 and float16 with numpy)
 import mpmath
 import numpy as np
 import pytest
