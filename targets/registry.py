@@ -103,8 +103,13 @@ def parse_interval(text: str) -> tuple[float, float]:
 
 def get_target(name_or_expr: str, interval: tuple[float, float] | str | None = None) -> Target:
     """A registered target by name, or a custom one from an expression in x (needs an interval)."""
+    if not isinstance(name_or_expr, str):
+        raise TargetError(f"target must be a name ({', '.join(TARGETS)}) or an expression in x, "
+                          f"got {type(name_or_expr).__name__} {name_or_expr!r:.40}")
     if isinstance(interval, str):
         interval = parse_interval(interval)
+    if interval is not None and not _two_numbers(interval):
+        raise TargetError(f"interval must be two numbers (lo, hi) or a string 'A,B', got {interval!r:.40}")
     if name_or_expr in TARGETS:
         t = TARGETS[name_or_expr]
         return t.with_interval(*interval) if interval else t
@@ -119,6 +124,11 @@ def get_target(name_or_expr: str, interval: tuple[float, float] | str | None = N
         raise TargetError(f"custom target {name_or_expr!r} needs an interval ({{--interval}} A,B)")
     lo, hi = check_interval(name_or_expr, *interval)
     return Target(name_or_expr, name_or_expr, (lo, hi), "custom")
+
+
+def _two_numbers(v: Any) -> bool:
+    return isinstance(v, (tuple, list)) and len(v) == 2 and \
+        all(isinstance(a, (int, float, np.floating, np.integer)) and not isinstance(a, bool) for a in v)
 
 
 def target_from_dict(d: dict) -> Target:
