@@ -93,9 +93,24 @@ def search(target: str | Target, interval: tuple[float, float] | str | None = No
         seconds = None  # max_evals alone is the budget
     config = SearchConfig(target=target, interval=t.interval if interval is not None else None,
                           budget_seconds=seconds, seed=seed, workers=workers, **options)
+    ground_truth(t, config)  # a target too slow to evaluate is rejected before anything is written
     default = f"{target if target.isidentifier() else 'custom'}-seed{seed}"
     store = RunStore.create(Path(out) / (name or default), config)
     return run_search(store, config, t, progress=progress)
+
+
+def ground_truth(t: Target, config: SearchConfig) -> None:
+    """Build a search's ground truth (its training and validation points, cached on disk)
+    within a time limit (targets.limits): over it, one line and no run directory."""
+    from targets.limits import TRUTH_SECONDS, seconds, time_limit
+
+    from .core.scoring import Scorer
+    from .platforms import get_platform
+
+    scorer = Scorer(t, get_platform(config.platform), config.metric, config.fixed_ref, config.validation_seed)
+    lo, hi = t.interval
+    with time_limit(seconds(TRUTH_SECONDS), f"the ground truth of {t.expr} on [{lo}, {hi}]"):
+        scorer.train, scorer.validation
 
 
 def resume(path: str | Path, workers: int | None = None, address: str | None = None, progress: bool = True) -> Run:
