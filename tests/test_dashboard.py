@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import assert_user_error
 
 from evo.dashboard.bench import start, write_synthetic_run
 from evo.dashboard.summary import EventSummary
@@ -400,6 +401,12 @@ def test_port_in_use_is_one_line_error(tmp_path) -> None:
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("evo: error: cannot listen on 127.0.0.1:")
     assert "already in use" in r.stderr
+
+
+def test_a_runs_directory_that_does_not_exist_is_one_line_error(evo, tmp_path) -> None:
+    assert_user_error(evo("dashboard", tmp_path / "nonexistent"),
+                      f"{tmp_path / 'nonexistent'}: no such directory (give the directory that holds your runs: "
+                      "evo search --out, default runs)")
 
 
 def test_tail_reads_only_complete_new_lines(tmp_path) -> None:
