@@ -536,6 +536,22 @@ def test_cli_export_program_file_wrote_line(evo, tmp_path):
                         r"max error [0-9.]+ ULP on \[0.5, 1\] \(sampled\)\n", r.stderr), r.stderr
 
 
+def test_cli_front_plot_writes_and_says_so(evo, run_dir, tmp_path):
+    out = tmp_path / "front.png"
+    r = evo("front", run_dir, "--plot", out, "--no-baselines")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and r.stderr == f"wrote {out} (front plot: 1 member)\n"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from evo.runs.front import load_front
+
+    fig = load_front(run_dir).plot(baselines=False)
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_xticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks   # op counts: no 6.5
+    assert_user_error(evo("front", run_dir, "--plot", tmp_path / "no" / "f.png", "--no-baselines"),
+                      f"{tmp_path / 'no' / 'f.png'}: cannot write: No such file or directory")
+
+
 def test_cli_export_program_file_to_stdout(evo, tmp_path):
     f = write(tmp_path, dumps(kernel("log")), "log.json")
     r = evo("export", f, "--target", "log", "--lang", "numpy", "-q")

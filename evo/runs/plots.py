@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..core.numbers import digits
 
@@ -51,6 +52,8 @@ def error_front_figure(front: Front, with_baselines: bool = True) -> Figure:
 def _finish(fig: Figure, ax, front: Front, ylabel: str, title_tail: str) -> Figure:
     """Axis labels, title, legend and grid of a front plot."""
     ax.set_xlabel("cost (x-dependent ops)" if front.cost_kind == "ops" else "cost (ns/element)")
+    if front.cost_kind == "ops":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))   # op counts: no 2.5 or 7.5
     ax.set_ylabel(ylabel)
     lo, hi = front.target.interval
     ax.set_title(f"{front.target.expr} on [{lo:.8g}, {hi:.8g}]{title_tail}")
