@@ -70,7 +70,8 @@ def search(target: str | Target, interval: tuple[float, float] | str | None = No
     `max_evals=N` instead gives a reproducible budget. workers: Ray workers (None: all
     cores, on an embedded local Ray; 0: in this process). options: any SearchConfig
     field (population, islands, algorithm, cost, verify_below, address, platform, ...).
-    The run is written to `out/name` (default name TARGET-seedN).
+    The run is written to `out/name` (default name TARGET-seedN; for an expression, one made
+    from it: "sin(x)+1" -> sin-x-plus-1-HASH-seedN).
     reals=True: the reals platform (programs of + - * / judged as real-number functions by
     max relative error, front members certified by interval arithmetic at the end).
     """
@@ -94,9 +95,26 @@ def search(target: str | Target, interval: tuple[float, float] | str | None = No
     config = SearchConfig(target=target, interval=t.interval if interval is not None else None,
                           budget_seconds=seconds, seed=seed, workers=workers, **options)
     ground_truth(t, config)  # a target too slow to evaluate is rejected before anything is written
-    default = f"{target if target.isidentifier() else 'custom'}-seed{seed}"
-    store = RunStore.create(Path(out) / (name or default), config)
+    store = RunStore.create(Path(out) / (name or default_run_name(target, seed)), config)
     return run_search(store, config, t, progress=progress)
+
+
+_WORDS = {"**": "pow", "+": "plus", "-": "minus", "*": "times", "/": "over"}
+
+
+def default_run_name(target: str, seed: int) -> str:
+    """TARGET-seedN; for an expression, a name made from it and a short hash of it, so that
+    each expression has its own run: "sin(x)+1" -> sin-x-plus-1-3c59dc-seed0."""
+    if target.isidentifier():
+        return f"{target}-seed{seed}"
+    import ast
+    import hashlib
+    import re
+
+    canonical = ast.unparse(ast.parse(target.strip(), mode="eval"))
+    words = re.sub(r"\*\*|[-+*/]", lambda m: f" {_WORDS[m.group()]} ", canonical)
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", words).strip("-")[:40].strip("-")
+    return f"{slug}-{hashlib.sha1(canonical.encode()).hexdigest()[:6]}-seed{seed}"
 
 
 def ground_truth(t: Target, config: SearchConfig) -> None:

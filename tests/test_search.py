@@ -185,6 +185,21 @@ def test_custom_target_search(tmp_path, evo_cmd):
     assert from_dict(members[-1]["program"]).n_ops >= 1
 
 
+def test_a_custom_expressions_default_run_name_is_made_from_it(tmp_path):
+    """Not `custom-seed0` for every expression (a second one needed --name)."""
+    import evo
+    from evo.api import default_run_name
+
+    assert default_run_name("exp2", 3) == "exp2-seed3"
+    assert default_run_name("sin(x)+1", 0) == default_run_name("sin(x)  +  1", 0) == "sin-x-plus-1-d99c7a-seed0"
+    assert default_run_name("sin(x + 1)", 0) == "sin-x-plus-1-93a6b8-seed0"   # parentheses matter: the hash
+    assert default_run_name("1/(x-0.40625)", 1) == "1-over-x-minus-0.40625-80a8b0-seed1"
+    for expr in ("sin(x)", "cos(x)"):
+        run = evo.search(expr, interval=(0.0, 0.5), budget=None, max_evals=8, workers=0, out=tmp_path,
+                         progress=False, verify_below=0)
+        assert run.path == tmp_path / default_run_name(expr, 0) and run.status == "finished"
+
+
 def test_training_set_holds_the_points_where_programs_break():
     from evo.core.scoring import training_inputs
 
