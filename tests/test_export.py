@@ -12,6 +12,7 @@ import importlib.util
 import json
 import math
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -534,6 +535,30 @@ def test_cli_export_program_file_wrote_line(evo, tmp_path):
     assert r.returncode == 0, r.stderr
     assert re.fullmatch(rf"wrote {re.escape(str(out))} \(c\): program {re.escape(str(f))}, "
                         r"max error [0-9.]+ ULP on \[0.5, 1\] \(sampled\)\n", r.stderr), r.stderr
+
+
+@pytest.mark.skipif(shutil.which("g++") is None or shutil.which("nm") is None, reason="g++ or nm not installed")
+@pytest.mark.parametrize("what", ["kernel", "exp2-full", "exp-full", "log2-full", "reals"])
+def test_exported_c_builds_as_cplusplus_with_c_linkage(tmp_path, what):
+    """A C++ project includes or compiles the file as it is: restrict spelled as the
+    compiler's own, the functions with C linkage (their names unmangled)."""
+    from evo.platforms import REALS
+
+    name = what.removesuffix("-full")
+    if what == "reals":
+        text = REALS.export(poly(["0x1p+0", "0x1p-1"], fma=False), get_target("exp2"), "c", name="fn")
+    else:
+        t = tgt("exp2" if what == "kernel" else name)
+        text = export_source(kernel("exp2" if what == "kernel" else name), t, "c", full_range=what.endswith("-full"),
+                             name="fn")
+    src = tmp_path / "fn.cc"
+    src.write_text(text)
+    r = subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-O2", "-c", str(src), "-o",
+                        str(tmp_path / "fn.o")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    symbols = subprocess.run(["nm", "-g", "--defined-only", str(tmp_path / "fn.o")], capture_output=True,
+                             text=True).stdout.split()
+    assert "fn" in symbols and "fn_n" in symbols, symbols
 
 
 def test_cli_front_plot_writes_and_says_so(evo, run_dir, tmp_path):
