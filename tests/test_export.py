@@ -561,6 +561,17 @@ def test_exported_c_builds_as_cplusplus_with_c_linkage(tmp_path, what):
     assert "fn" in symbols and "fn_n" in symbols, symbols
 
 
+@pytest.mark.parametrize("full_range", [False, True])
+def test_native_jax_header_names_the_check_that_applies_to_it(full_range):
+    """The native JAX file is checked by `evo verify --jax` (XLA's arithmetic is not the C
+    file's), and names no mode that does not exist."""
+    text = export_source(kernel("exp2"), get_target("exp2"), "jax", full_range=full_range, name="f", xla_check=False)
+    header = text.split('"""')[1]
+    assert "`evo verify --jax" in header and "verify --c" not in header and "jax_native" not in header
+    exact = export_source(kernel("exp2"), get_target("exp2"), "jax", full_range=True, name="f", exact=True)
+    assert "bit-exact with the C export" in exact.split('"""')[1] and "jax_native" not in exact
+
+
 def test_cli_front_plot_writes_and_says_so(evo, run_dir, tmp_path):
     out = tmp_path / "front.png"
     r = evo("front", run_dir, "--plot", out, "--no-baselines")
