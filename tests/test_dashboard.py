@@ -201,6 +201,59 @@ def test_browser_watches_a_live_search(search: LiveSearch) -> None:
         dash.wait(10)
 
 
+# Counts the page's API requests from now on (to tell that polling has stopped).
+COUNT_REQUESTS = """
+if (!window.evoRequests) {
+  window.evoRequests = 0;
+  const f = window.fetch;
+  window.fetch = (...a) => { window.evoRequests += 1; return f(...a); };
+}
+window.evoRequests = 0;
+"""
+
+
+@pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+                    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+def test_browser_not_found_states(tmp_path) -> None:
+    """An unknown run or member: the server's own message, "not found" (not "server not
+    answering"), no "computing…" that never ends, and no more polling."""
+    write_synthetic_run(tmp_path / "r", n_events=300)
+    port = free_port()
+    dash = subprocess.Popen([sys.executable, "-m", "evo.cli", "dashboard", str(tmp_path), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    driver, profile = browser()
+    base = f"http://127.0.0.1:{port}/"
+    text = lambda css: driver.execute_script(  # noqa: E731
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';", css)
+    try:
+        wait_for(lambda: _up(base), 30, "the dashboard to answer")
+        driver.get(base + "#/run/nosuch")
+        wait_for(lambda: text("#live") == "not found", 20, f"'not found' (shown: {text('#live')!r})")
+        assert "no run 'nosuch'" in text("#view-error") and "server not answering" not in text("#live")
+        driver.execute_script(COUNT_REQUESTS)
+        time.sleep(2.5)   # the page polls every second while there is something to poll
+        assert driver.execute_script("return window.evoRequests") == 0
+        assert text("#live") == "not found"
+
+        driver.get(base + "#/run/r/member/999999")
+        wait_for(lambda: text("#live") == "not found", 20, f"'not found' (shown: {text('#live')!r})")
+        assert "member 999999 is not on the front of run r" in text("#member-problem")
+        assert text("#curve-note") == "no error curve: no such member"
+        driver.execute_script(COUNT_REQUESTS)
+        time.sleep(2.5)
+        assert driver.execute_script("return window.evoRequests") == 0
+
+        # a real run after them: polled and live again
+        driver.get(base + "#/run/r")
+        wait_for(lambda: text("#live") == "live", 20, "the run page to be live")
+        driver.execute_script(COUNT_REQUESTS)
+        wait_for(lambda: driver.execute_script("return window.evoRequests") > 0, 10, "the run page to poll")
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        dash.terminate()
+
+
 def _up(base: str) -> bool:
     try:
         with urllib.request.urlopen(base + "api/info", timeout=2):

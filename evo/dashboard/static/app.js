@@ -258,7 +258,8 @@ const MemberView = {
       d = await api(`/api/member?run=${encodeURIComponent(this.key)}&id=${encodeURIComponent(this.id)}`);
     } catch (e) {
       $("#member-problem").innerHTML = problemsHtml([e.message]);
-      return;
+      if (!this.curveLoaded) $("#curve-note").textContent = e.status === 404 ? "no error curve: no such member" : "error curve: waiting for the member";
+      throw e;  // tick() says what the page's state is (not found: polling stops)
     }
     $("#member-problem").innerHTML = "";
     $("#where").textContent = `${d.run} / #${d.id}`;
@@ -353,11 +354,12 @@ function route() {
   } else {
     current = RunsView; RunsView.mount(root);
   }
+  current.gone = false;
   tick(true);
 }
 
 async function tick(force = false) {
-  if (busy || (!force && document.hidden)) return;
+  if (busy || current.gone || (!force && document.hidden)) return;
   busy = true;
   const view = current;
   try {
@@ -367,10 +369,15 @@ async function tick(force = false) {
     $("#view-error").innerHTML = "";
     $("#live").textContent = "live"; $("#live").className = "";
   } catch (e) {
-    failures += 1;
-    if (view !== MemberView) $("#view-error").innerHTML = problemsHtml([e.message]);
-    $("#live").textContent = failures > 2 ? "server not answering" : "retrying…"; $("#live").className = "stale";
-    console.warn(e);
+    if (view !== MemberView) $("#view-error").innerHTML = problemsHtml([e.status === 404 ? e.message + " (reload the page to look again)" : e.message]);
+    if (e.status === 404) {
+      view.gone = true;  // the server answered: what the page shows is not there, and polling stops
+      $("#live").textContent = "not found"; $("#live").className = "stale";
+    } else {
+      failures += 1;
+      $("#live").textContent = failures > 2 ? "server not answering" : "retrying…"; $("#live").className = "stale";
+      console.warn(e);
+    }
   } finally {
     busy = false;
   }
