@@ -113,11 +113,12 @@ def front(run: str, as_json: bool, plot: str | None, no_baselines: bool, member_
     if not no_baselines and proof.baselines:
         rows = f.baselines()
         if rows:
-            bt = Table(title=f"classical baselines (same scorer, validation {_sampled(f)})")
-            for col in ("name", "ops", f"max {unit}"):
+            bt = Table(title="classical baselines (same scorer; measured on: exhaustive where checked by "
+                             f"`evo baselines --verify`, else validation {_sampled(f)})")
+            for col in ("name", "ops", f"max {unit}", "measured on"):
                 bt.add_column(col)
             for r in sorted(rows, key=lambda r: (r.ops, r.max_error)):
-                bt.add_row(r.name, f"{r.ops:g}", fmt_error(r.max_error))
+                bt.add_row(r.name, f"{r.ops:g}", fmt_error(r.max_error), r.error_on)
             console.print(bt)
 
 

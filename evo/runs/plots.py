@@ -21,6 +21,9 @@ MARKERS = {"exhaustive": ("*", 140, "k", "exhaustive (every input)"),
            "train": ("^", 40, "C1", "training set")}
 
 
+BASELINE_ON = {"exhaustive": "exhaustive", "validation": "validation sample: a lower bound"}
+
+
 def front_figure(front: Front, with_baselines: bool = True) -> Figure:
     """The front plot of a run, as its platform displays errors."""
     return FRONT_FIGURES[front.platform.display](front, with_baselines)
@@ -41,9 +44,11 @@ def error_front_figure(front: Front, with_baselines: bool = True) -> Figure:
     if with_baselines:
         rows = front.baselines()
         for i, form in enumerate(("fma", "horner")):
-            b = [(float(r.ops), r.max_error) for r in rows if r.form == form and r.max_error > 0]
-            if b:
-                ax.scatter(*zip(*b), marker="x", color=f"C{i}", label=f"baselines ({form}, validation sample)")
+            for on, marker in (("exhaustive", "x"), ("validation", "+")):  # each labelled by where it was measured
+                b = [(float(r.ops), r.max_error) for r in rows if r.form == form and r.error_on == on and r.max_error > 0]
+                if b:
+                    ax.scatter(*zip(*b), marker=marker, color=f"C{i}",
+                               label=f"baselines ({form}, {BASELINE_ON[on]})")
     ax.set_yscale("log")
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     return _finish(fig, ax, front, f"max error ({front.unit})", "")

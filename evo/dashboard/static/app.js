@@ -139,12 +139,14 @@ function frontTraces(members, opts = {}) {
 }
 
 function baselineTraces(points) {
-  return ["fma", "horner"].map((form, i) => {
-    const b = points.filter((p) => p.form === form && num(p.error) > 0);
-    return { x: b.map((p) => p.ops), y: b.map((p) => num(p.error)), mode: "markers", name: `baselines, ${form} (validation sample)`, meta: "baseline",
-      marker: { symbol: "x-thin-open", size: 9, color: i ? "#2ca02c" : "#1f77b4", line: { width: 2 } }, text: b.map((p) => `${p.name}: ${fmt(p.error)} ULP, ${p.ops} ops`),
-      hovertemplate: "%{text}<extra></extra>" };
-  }).filter((t) => t.x.length);
+  // each labelled by where its error was measured (exhaustive where `evo baselines --verify` checked it)
+  return ["fma", "horner"].flatMap((form, i) => ["exhaustive", "validation"].map((on) => {
+    const b = points.filter((p) => p.form === form && (p.error_on || "validation") === on && num(p.error) > 0);
+    return { x: b.map((p) => p.ops), y: b.map((p) => num(p.error)), mode: "markers", meta: "baseline",
+      name: `baselines, ${form} (${on === "exhaustive" ? "exhaustive" : "validation sample: a lower bound"})`,
+      marker: { symbol: on === "exhaustive" ? "x-thin-open" : "cross-thin-open", size: 9, color: i ? "#2ca02c" : "#1f77b4", line: { width: 2 } },
+      text: b.map((p) => `${p.name}: ${fmt(p.error)} ULP (${on}), ${p.ops} ops`), hovertemplate: "%{text}<extra></extra>" };
+  })).filter((t) => t.x.length);
 }
 
 const RunView = {
