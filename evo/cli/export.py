@@ -18,9 +18,13 @@ from ._common import load_program, resolve_target, target_options
 LANGS = tuple(dict.fromkeys(lang for p in PLATFORMS.values() for lang in p.export_langs))
 
 
-def run_member(run_dir: str, member_id: str) -> tuple[Program, Target, Platform, object, str]:
-    """A run's front member (by its exact id): its program, target, platform, what its header
-    says and what the "wrote" line says of it."""
+def run_member(run_dir: str, member_id: str) -> tuple[Program, Target, Platform, object]:
+    """A run's front member (by its exact id): its program, target, platform and what its header says."""
+    return described_member(run_dir, member_id)[:4]
+
+
+def described_member(run_dir: str, member_id: str) -> tuple[Program, Target, Platform, object, str]:
+    """run_member, and what the "wrote" line says of the member."""
     from ..runs.front import load_front
 
     front = load_front(run_dir)
@@ -80,7 +84,7 @@ def export(source: str, member_id: str | None, target: str | None, interval: str
             raise EvoError(f"{source} is a run: choose a front member with --id K")
         if target or interval:
             raise EvoError("--target/--interval come from the run; give them only with a PROGRAM.json")
-        p, t, platform, prov, what = run_member(source, member_id)
+        p, t, platform, prov, what = described_member(source, member_id)
     else:
         if member_id is not None:
             raise EvoError(f"--id needs a run directory; {source} is not one")
