@@ -254,6 +254,59 @@ def test_browser_not_found_states(tmp_path) -> None:
         dash.terminate()
 
 
+PLOT_FACTS = """
+const p = document.getElementById('progress-plot'), f = document.getElementById('front-plot');
+if (!p || !p._fullLayout || !f || !f._fullLayout) return null;
+const colours = p._fullData.map(t => t.line.color);
+return {traces: colours.length, colours: new Set(colours).size, top: p._fullLayout.yaxis.range[1],
+        power: [p._fullLayout.yaxis.exponentformat, p._fullLayout.xaxis.exponentformat, f._fullLayout.yaxis.exponentformat],
+        dtick: f._fullLayout.xaxis.dtick, note: document.getElementById('progress-note').textContent,
+        baselines: f._fullData.filter(t => t.meta === 'baseline').map(t => t.name)};
+"""
+
+
+@pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+                    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+def test_browser_plot_axes_and_colours(tmp_path) -> None:
+    """One outlier does not stretch the progress axis; no two costs share a colour; log ticks
+    are all powers of ten; op counts are whole; the baselines are told apart by kind."""
+    run = write_synthetic_run(tmp_path / "r", n_events=3000)
+    lines = (run / "events.jsonl").read_text().splitlines()
+    outlier = {"event": "eval", "time": 1.8e9 + 29.9, "id": 99999, "parent": 1, "mutation": "insert", "island": 0,
+               "error": 2.3e39, "cost": 15.0, "fit_s": 0.004, "worker": "host:1000", "evals": 3000, "elapsed": 29.9}
+    (run / "events.jsonl").write_text("\n".join(lines[:-1] + [json.dumps(outlier), lines[-1]]) + "\n")
+    port = free_port()
+    dash = subprocess.Popen([sys.executable, "-m", "evo.cli", "dashboard", str(tmp_path), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    driver, profile = browser()
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for(lambda: _up(base), 30, "the dashboard to answer")
+        driver.get(base + "#/run/r")
+        facts = wait_for(lambda: (lambda d: d if d and d["baselines"] else None)(driver.execute_script(PLOT_FACTS)),
+                         120, "the plots and the baselines")
+        assert facts["traces"] == 16 and facts["colours"] == 16, facts
+        assert facts["top"] < 20, facts   # log10 of the axis' top: the 2.3e39 point is off the scale, and said so
+        assert "1 point above" in facts["note"] and "off the scale" in facts["note"]
+        assert facts["power"] == ["power"] * 3 and facts["dtick"] == 1
+        assert {"taylor (validation sample: a lower bound)", "minimax (validation sample: a lower bound)",
+                "pade (validation sample: a lower bound)", "rational (validation sample: a lower bound)"} <= \
+            set(facts["baselines"]), facts["baselines"]
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        dash.terminate()
+
+
+def test_index_chips_are_front_points() -> None:
+    """The runs list's "best verified per op count": only checks no cheaper one matches or beats."""
+    from evo.dashboard.runview import front_chips
+
+    best = {5: {"max_ulp": 0.9, "id": 1}, 7: {"max_ulp": 1.2, "id": 2}, 8: {"max_ulp": "0.8", "id": 3},
+            9: {"max_ulp": 0.8, "id": 4}}
+    assert front_chips(best) == [{"ops": 5, "max_ulp": 0.9, "id": 1}, {"ops": 8, "max_ulp": 0.8, "id": 3}]
+
+
 def _up(base: str) -> bool:
     try:
         with urllib.request.urlopen(base + "api/info", timeout=2):
