@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import warnings
 from typing import Any, Callable
 
 import mpmath
@@ -44,7 +45,9 @@ def parse(text: str) -> ast.Expression:
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression of {len(text)} characters is too long (at most {MAX_LENGTH})")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():   # "invalid decimal literal" and the like: the error below says it
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ExprError(f"cannot parse expression {text[:60]!r}") from None
     call_names = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
