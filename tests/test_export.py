@@ -506,7 +506,26 @@ def test_cli_export_from_run(evo, run_dir, tmp_path):
     assert "float my_exp2f(float x)" in text and "void my_exp2f_n(const float *x, float *y, size_t n)" in text
     assert gcc([*WARN, "-O2", "-c", str(out), "-o", str(tmp_path / "e.o")], tmp_path).returncode == 0
     # the "wrote" line names the member and its error, and where that was measured
-    assert r.stderr == f"wrote {out} (c, full range): member a1b2c3, max error 0.8737 ULP on [0, 1] (exhaustive)\n"
+    # an exp2 kernel on [0, 1]: the reduction r = x - floor(x) rounds for x in (-1, 0), and the user is told so
+    from evo.codegen.fullrange import EXP2_FLOOR_CAVEAT
+
+    assert r.stderr == (f"evo: note: {EXP2_FLOOR_CAVEAT}\n"
+                        f"wrote {out} (c, full range): member a1b2c3, max error 0.8737 ULP on [0, 1] (exhaustive)\n")
+    assert f"CAUTION: {EXP2_FLOOR_CAVEAT}" in " ".join(text.replace(" * ", " ").split())
+
+
+@pytest.mark.parametrize("lang", ["c", "jax", "numpy"])
+def test_full_range_export_says_where_its_reduction_rounds(lang):
+    """exp2 on [0, 1] gets r = x - floor(x), which rounds for x in (-1, 0): the header says so
+    and names the interval with the exact reduction; a kernel on [-0.5, 0.5] has no such note."""
+    from evo.codegen.fullrange import EXP2_FLOOR_CAVEAT
+
+    options = {"xla_check": False} if lang == "jax" else {}
+    floor = export_source(kernel("exp2"), tgt("exp2"), lang, full_range=True, name="f", **options)
+    assert "CAUTION: r = x - floor(x) = x + 1 is rounded for x in (-1, 0)" in floor
+    assert "--interval=-0.5,0.5" in EXP2_FLOOR_CAVEAT and "--interval=-0.5,0.5" in floor
+    exact = export_source(kernel("exp2-sym"), tgt("exp2-sym"), lang, full_range=True, name="f", **options)
+    assert "CAUTION" not in exact and "r = x - k in [-0.5, 0.5] (exact)" in exact
 
 
 def test_cli_export_ids_match_exactly(evo, tmp_path):

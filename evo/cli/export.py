@@ -112,6 +112,12 @@ def export(source: str, member_id: str | None, target: str | None, interval: str
     with progress_bar("running XLA on every input", b - a + 1, enabled=checking and not quiet) as update:
         text = platform.export(p, t, lang, full_range=full_range, name=name, provenance=prov,
                                **options, **({"progress": update} if options else {}))
+    if full_range and not quiet:
+        from ..codegen.fullrange import wrapper_for
+
+        caveat = wrapper_for(t).caveat
+        if caveat:
+            click.echo(f"evo: note: {caveat}", err=True)
     if output:
         try:
             Path(output).write_text(text)

@@ -133,7 +133,7 @@ void ${fn}_n(const float *x, float *y, size_t n) {
 
 
 def c_source(p: Program, target: Target, fn: str, prov: Provenance, wrapper: Wrapper | None) -> str:
-    summary = wrapper.summary if wrapper else None
+    summary = wrapper.described if wrapper else None
     head = header_lines(p, target, prov, "C99", fn, summary, C_NOTES)
     parts = ["/*\n" + "\n".join(f" * {line}".rstrip() for line in head) + "\n */\n",
              "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n",
