@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -70,7 +70,8 @@ def search(target: str | Target, interval: tuple[float, float] | str | None = No
     `max_evals=N` instead gives a reproducible budget. workers: Ray workers (None: all
     cores, on an embedded local Ray; 0: in this process). options: any SearchConfig
     field (population, islands, algorithm, cost, verify_below, address, platform, ...).
-    The run is written to `out/name` (default name TARGET-seedN).
+    The run is written to `out/name` (default name TARGET-seedN; for an expression, one made
+    from it: "sin(x)+1" -> sin-x-plus-1-HASH-seedN).
     reals=True: the reals platform (programs of + - * / judged as real-number functions by
     max relative error, front members certified by interval arithmetic at the end).
     """
@@ -83,17 +84,51 @@ def search(target: str | Target, interval: tuple[float, float] | str | None = No
         interval = interval or t.interval
     else:
         t = get_target(target, interval)  # before anything is written
+    unknown = sorted(set(options) - ({f.name for f in fields(SearchConfig)} - {"budget_seconds"}))
+    if unknown:
+        raise EvoError(f"unknown search option: {unknown[0]!r}")
+    if not (budget is None or isinstance(budget, (str, int, float))) or isinstance(budget, bool):
+        raise EvoError(f"budget must be a duration ('90s', '10m', '1h') or seconds, got {budget!r}")
     seconds = parse_duration(budget) if isinstance(budget, str) else budget
     if options.get("max_evals") is not None and budget == "3m":
         seconds = None  # max_evals alone is the budget
-    try:
-        config = SearchConfig(target=target, interval=t.interval if interval is not None else None,
-                              budget_seconds=seconds, seed=seed, workers=workers, **options)
-    except TypeError as e:
-        raise EvoError(f"unknown search option: {str(e).rsplit(' ', 1)[-1]}") from None
-    default = f"{target if target.isidentifier() else 'custom'}-seed{seed}"
-    store = RunStore.create(Path(out) / (name or default), config)
+    config = SearchConfig(target=target, interval=t.interval if interval is not None else None,
+                          budget_seconds=seconds, seed=seed, workers=workers, **options)
+    ground_truth(t, config)  # a target too slow to evaluate is rejected before anything is written
+    store = RunStore.create(Path(out) / (name or default_run_name(target, seed)), config)
     return run_search(store, config, t, progress=progress)
+
+
+_WORDS = {"**": "pow", "+": "plus", "-": "minus", "*": "times", "/": "over"}
+
+
+def default_run_name(target: str, seed: int) -> str:
+    """TARGET-seedN; for an expression, a name made from it and a short hash of it, so that
+    each expression has its own run: "sin(x)+1" -> sin-x-plus-1-3c59dc-seed0."""
+    if target.isidentifier():
+        return f"{target}-seed{seed}"
+    import ast
+    import hashlib
+    import re
+
+    canonical = ast.unparse(ast.parse(target.strip(), mode="eval"))
+    words = re.sub(r"\*\*|[-+*/]", lambda m: f" {_WORDS[m.group()]} ", canonical)
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", words).strip("-")[:40].strip("-")
+    return f"{slug}-{hashlib.sha1(canonical.encode()).hexdigest()[:6]}-seed{seed}"
+
+
+def ground_truth(t: Target, config: SearchConfig) -> None:
+    """Build a search's ground truth (its training and validation points, cached on disk)
+    within a time limit (targets.limits): over it, one line and no run directory."""
+    from targets.limits import TRUTH_SECONDS, seconds, time_limit
+
+    from .core.scoring import Scorer
+    from .platforms import get_platform
+
+    scorer = Scorer(t, get_platform(config.platform), config.metric, config.fixed_ref, config.validation_seed)
+    lo, hi = t.interval
+    with time_limit(seconds(TRUTH_SECONDS), f"the ground truth of {t.expr} on [{lo}, {hi}]"):
+        scorer.train, scorer.validation
 
 
 def resume(path: str | Path, workers: int | None = None, address: str | None = None, progress: bool = True) -> Run:
@@ -280,7 +315,7 @@ def export(member: Program | Member, lang: str = "c", full_range: bool = False, 
     bound); reals=True exports a bare program so. JAX is native float32 code, its error
     measured by running XLA over every input (cached; xla_check=False skips it, and the
     header says so); exact=True: the float64 emulation, bit-exact with the interpreter."""
-    p, t = _program_and_target(member, target, None)
+    p, t = _program_and_target(member, target, None, "member")
     row = _platform_of(member, reals)
     m = member if isinstance(member, Member) else None
     source = (f"run {m.run}, member {m.id}" if m.run else f"member {m.id}") if m else "a program given in Python"
@@ -311,7 +346,8 @@ def baselines(target: str | Target, degrees: Iterable[int] | str = range(2, 9), 
 
 
 def _program_and_target(p: Program | Member, target: str | Target | None,
-                        interval: tuple[float, float] | str | None) -> tuple[Program, Target]:
+                        interval: tuple[float, float] | str | None, param: str = "program") -> tuple[Program, Target]:
+    check_program(p, param)
     if isinstance(p, Member):
         t = target if isinstance(target, Target) else get_target(target, interval) if target else p.target
         if t is None:
@@ -320,6 +356,18 @@ def _program_and_target(p: Program | Member, target: str | Target | None,
     if target is None:
         raise EvoError("a program needs its target (target='exp2', or an expression in x with an interval)")
     return p, target if isinstance(target, Target) else get_target(target, interval)
+
+
+def check_program(p: Any, param: str) -> None:
+    """A Program or a Member, else one line naming the parameter (None: what front.best() gives
+    when no member qualifies)."""
+    if p is None:
+        raise EvoError(f"no member to use: {param} is None (front.best(max_ulp=...) returns None when no member "
+                       "is verified under max_ulp; lower the bar, or best(verified=False) for sampled figures)")
+    if not isinstance(p, (Program, Member)):
+        shown = repr(p) if len(repr(p)) <= 40 else repr(p)[:37] + "..."
+        raise EvoError(f"{param} must be a Program or a front Member (run.front[i], evo.loads(text)), "
+                       f"got {type(p).__name__} {shown}")
 
 
 __all__ = ["Run", "search", "resume", "load_run", "verify", "verify_c", "verify_library", "verify_jax", "certify",

@@ -9,15 +9,13 @@ from typing import Any, Callable
 import mpmath
 import numpy as np
 
-from primitives.errors import EvoError
 from primitives.float32 import f32_range
 
+from .domain import find_singularity
+from .errors import TargetError
 from .expr import ExprError, compile_mp, compile_np, parse
+from .limits import DOMAIN_SECONDS, check_time, seconds, time_limit
 from .truth import cached_exact_values
-
-
-class TargetError(EvoError, ValueError):
-    """Unknown target, bad expression or bad interval (one-line message)."""
 
 
 @dataclass(frozen=True)
@@ -64,17 +62,50 @@ def check_interval(expr: str, lo: float, hi: float) -> tuple[float, float]:
     a, b = f32_range(lo, hi)
     if a > b:
         raise TargetError(f"interval [{lo}, {hi}] holds no float32 value")
+    with time_limit(seconds(DOMAIN_SECONDS), f"checking {expr} on [{lo}, {hi}]"):
+        _check_samples(expr, lo, hi)
+        piece = find_singularity(expr, lo, hi)
+    if piece is not None:
+        raise TargetError(f"interval [{lo}, {hi}] is outside the domain of {expr}: {_singularity(expr, *piece)} "
+                          "(found by interval arithmetic)")
+    return (float(lo), float(hi))
+
+
+def _check_samples(expr: str, lo: float, hi: float) -> None:
+    """17 evenly spaced float32 inputs, the ends included (names the first bad one)."""
     f = compile_mp(expr)
     with mpmath.workprec(64):
         for t in np.linspace(lo, hi, 17):
-            try:
-                v = f(mpmath.mpf(float(np.float32(t))))
-                bad = isinstance(v, mpmath.mpc) or not mpmath.isfinite(v)
-            except (ValueError, ZeroDivisionError, OverflowError):
-                bad = True
-            if bad:
+            check_time(f"x = {float(np.float32(t))}")
+            if not _real_finite(f, float(np.float32(t))):
                 raise TargetError(f"interval [{lo}, {hi}] is outside the domain of {expr} (at x = {float(np.float32(t))})")
-    return (float(lo), float(hi))
+
+
+def _real_finite(f: Callable[[Any], Any], x: float) -> bool:
+    try:
+        v = f(mpmath.mpf(x))
+        return not isinstance(v, mpmath.mpc) and bool(mpmath.isfinite(v))
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return False
+
+
+def _singularity(expr: str, a: float, b: float) -> str:
+    """What lies in the tiny piece [a, b]: "a pole near x = 0.40625" (real, unbounded) or
+    "not real near x = -1" (complex there)."""
+    m = 0.0 if max(abs(a), abs(b)) < 2.0 ** -120 else (a + b) / 2
+    f = compile_mp(expr)
+    with mpmath.workprec(64):
+        real = all(_real(f, x) for x in (a, m, b))
+    return f"{'a pole' if real else 'not real'} near x = {m:.7g}"
+
+
+def _real(f: Callable[[Any], Any], x: float) -> bool:
+    try:
+        return not isinstance(f(mpmath.mpf(x)), mpmath.mpc)
+    except ZeroDivisionError:
+        return True   # the pole itself
+    except (ValueError, OverflowError):
+        return False
 
 
 _LN2_HALF = float(np.float32(math.log(2) / 2))
@@ -103,8 +134,13 @@ def parse_interval(text: str) -> tuple[float, float]:
 
 def get_target(name_or_expr: str, interval: tuple[float, float] | str | None = None) -> Target:
     """A registered target by name, or a custom one from an expression in x (needs an interval)."""
+    if not isinstance(name_or_expr, str):
+        raise TargetError(f"target must be a name ({', '.join(TARGETS)}) or an expression in x, "
+                          f"got {type(name_or_expr).__name__} {name_or_expr!r:.40}")
     if isinstance(interval, str):
         interval = parse_interval(interval)
+    if interval is not None and not _two_numbers(interval):
+        raise TargetError(f"interval must be two numbers (lo, hi) or a string 'A,B', got {interval!r:.40}")
     if name_or_expr in TARGETS:
         t = TARGETS[name_or_expr]
         return t.with_interval(*interval) if interval else t
@@ -119,6 +155,11 @@ def get_target(name_or_expr: str, interval: tuple[float, float] | str | None = N
         raise TargetError(f"custom target {name_or_expr!r} needs an interval ({{--interval}} A,B)")
     lo, hi = check_interval(name_or_expr, *interval)
     return Target(name_or_expr, name_or_expr, (lo, hi), "custom")
+
+
+def _two_numbers(v: Any) -> bool:
+    return isinstance(v, (tuple, list)) and len(v) == 2 and \
+        all(isinstance(a, (int, float, np.floating, np.integer)) and not isinstance(a, bool) for a in v)
 
 
 def target_from_dict(d: dict) -> Target:

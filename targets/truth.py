@@ -14,6 +14,8 @@ from typing import Any, Callable
 import mpmath
 import numpy as np
 
+from .limits import check_time
+
 PRECISION_BITS = 128
 
 
@@ -31,6 +33,8 @@ def exact_values(f: Callable[[Any], Any], x: np.ndarray, bits: int = PRECISION_B
     lo = np.empty(x.size)
     with mpmath.workprec(bits):
         for i, xi in enumerate(np.asarray(x, np.float64).ravel()):
+            if i % 64 == 0:
+                check_time(f"x = {float(xi)!r}")
             try:
                 v = f(mpmath.mpf(float(xi)))
             except (ValueError, ZeroDivisionError, OverflowError):

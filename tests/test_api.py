@@ -81,6 +81,37 @@ def test_library_errors_name_parameters_not_flags(tmp_path):
     assert not any(tmp_path.iterdir()), "nothing may be written for bad input"
 
 
+def test_api_errors_are_evo_errors_naming_the_parameter(tmp_path):
+    """What a notebook user gets wrong: each one line, naming the parameter, nothing written."""
+    def message(f) -> str:
+        with pytest.raises(EvoError) as e:
+            f()
+        return str(e.value)
+
+    common = dict(workers=0, out=tmp_path, progress=False)
+    assert message(lambda: evo.search("exp2", max_evals="abc", **common)) == \
+        "search option max_evals must be an integer or None, got 'abc'"
+    assert message(lambda: evo.search("exp2", max_evals=True, **common)) == \
+        "search option max_evals must be an integer or None, got True"
+    assert message(lambda: evo.search("exp2", max_evals=5, population=3.5, **common)) == \
+        "search option population must be an integer, got 3.5"
+    assert message(lambda: evo.search("exp2", budget=[3], **common)) == \
+        "budget must be a duration ('90s', '10m', '1h') or seconds, got [3]"
+    assert message(lambda: evo.search(5, max_evals=5, **common)) == \
+        "target must be a name (exp2, exp, log2, log, erf) or an expression in x, got int 5"
+    assert message(lambda: evo.search("sin(x)", interval=(0, "a"), max_evals=5, **common)) == \
+        "interval must be two numbers (lo, hi) or a string 'A,B', got (0, 'a')"
+    # a program given as text, and what front.best() returns when nothing qualifies
+    assert message(lambda: evo.verify("fma(x,1,1)", "exp2")) == \
+        "program must be a Program or a front Member (run.front[i], evo.loads(text)), got str 'fma(x,1,1)'"
+    hint = ("is None (front.best(max_ulp=...) returns None when no member is verified under max_ulp; "
+            "lower the bar, or best(verified=False) for sampled figures)")
+    assert message(lambda: evo.verify(None)) == f"no member to use: program {hint}"
+    assert message(lambda: evo.export(None, "c")) == f"no member to use: member {hint}"
+    assert message(lambda: evo.certify(None)) == f"no member to use: program {hint}"
+    assert not any(tmp_path.iterdir()), "nothing may be written for bad input"
+
+
 def test_ctrl_c_stops_a_search_cleanly_and_the_run_resumes(tmp_path):
     # Python's own Ctrl-C handler, as in a notebook (a test runner started in the background
     # hands its children SIGINT ignored, and Python then installs none)

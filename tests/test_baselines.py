@@ -302,9 +302,55 @@ def test_cli_table_says_sampled() -> None:
     r = evo("baselines", "exp2", "--degrees", "6", "--kinds", "minimax")
     assert r.returncode == 0, r.stderr
     assert "minimax6-fma" in r.stdout and "minimax6-horner" in r.stdout
-    assert "validation sample" in r.stdout and "not exhaustive" in r.stdout
+    text = " ".join(r.stdout.split())
+    assert "validation sample" in text and "not exhaustive (--verify checks every float32, as front members are)" in text
     n = Scorer(get_target("exp2"), FLOAT32).validation.x.size
     assert f"{n:,} random float32 inputs" in r.stdout
+
+
+def test_baselines_checked_exhaustively_like_front_members(tmp_path, monkeypatch) -> None:
+    """Like compared with like: a baseline's exhaustive check (the verifier front members get),
+    cached by program and target; the front's baselines (mode "cached") then show it."""
+    from evo.classical.baselines import checked
+    from evo.verification.fused import verify_program
+
+    monkeypatch.setenv("EVO_CACHE_DIR", str(tmp_path))
+    t = get_target("exp2", (0.5, 0.502))
+    sampled = FLOAT32.baselines(t, degrees=[2, 3], kinds=["minimax", "pade"])
+    assert sampled and all(b.error_on == "validation" and b.verified is None for b in sampled)
+    rows = checked(sampled, t, verify_program, "float32", "all")
+    for s, b in zip(sampled, rows):
+        v = verify_program(b.program, t)
+        # (the verifier's float64 reference: within ~1e-9 ULP of the sample's double-double one)
+        assert b.error_on == "exhaustive" and b.max_error == v.max_ulp >= s.stats.max - 1e-6 and b.stats == s.stats
+        d = b.to_dict()
+        assert d["max_ulp"] == v.max_ulp and d["exhaustive"] and d["validation"]["max_ulp"] == s.stats.max
+    # the front's baselines read the cache (no new check), and a front's plot labels them so
+    again = FLOAT32.baselines(t, degrees=[2, 3], kinds=["minimax", "pade"])
+    assert [b.max_error for b in again] == [b.max_error for b in rows]
+    assert all(b.error_on == "exhaustive" for b in again)
+    assert all(b.error_on == "validation" for b in FLOAT32.baselines(t, degrees=[2], kinds=["minimax"], check="none"))
+    with pytest.raises(EvoError, match=r"^unknown baseline check mode 'some' \(known: none, cached, all\)$"):
+        checked(sampled, t, verify_program, "float32", "some")
+
+
+def test_cli_verify_checks_every_float32(tmp_path) -> None:
+    import os
+
+    env = dict(os.environ, EVO_CACHE_DIR=str(tmp_path))
+    args = [sys.executable, "-m", "evo.cli", "baselines", "exp2", "--interval", "0.5,0.502", "--degrees", "2",
+            "--kinds", "minimax", "--verify", "-q"]
+    r = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [d["name"] for d in rows] == ["minimax2-horner", "minimax2-fma"]
+    for d in rows:
+        assert d["error_on"] == "exhaustive" and d["max_ulp"] == d["verified"]["max_ulp"]
+        assert d["max_ulp"] >= d["validation"]["max_ulp"] - 1e-6
+        assert d["verified"]["inputs"] == 33555
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "exhaustive" in r.stdout and "on every float32 of the interval (exhaustive" in " ".join(r.stdout.split())
 
 
 @pytest.mark.parametrize("degrees,message", [

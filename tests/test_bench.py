@@ -35,3 +35,16 @@ def test_bench_export_refuses_a_kernel_for_another_function():
     r = bench_export("--exp2", "bench/kernels/exp-7ops")
     assert r.returncode != 0
     assert r.stderr.strip() == "error: bench/kernels/exp-7ops is a kernel for exp, not exp2"
+
+
+def test_fuzz_targets_short_run(tmp_path):
+    """bench/fuzz_targets.py for 15 s: random expressions, intervals and options through
+    get_target and `evo search`; none hangs, prints a traceback or leaves a lock."""
+    import os
+
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "fuzz_targets.py"), "--seconds", "15", "--cli-every", "6"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300,
+                       env=dict(os.environ, EVO_CACHE_DIR=str(tmp_path)))
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.splitlines()[-1])
+    assert out["accepted"] > 0 and out["refused"] > 0 and out["cli_ok"] > 0 and out["cli_refused"] > 0, out

@@ -100,6 +100,30 @@ def test_bad_targets_in_a_process(evo_cmd, program_file, args, message):
     assert_user_error(run(evo_cmd, "verify", program_file, *args), message)
 
 
+@pytest.mark.parametrize("expr, interval, message", [
+    ("x**(9**9**9)", "0,1", "expression 'x**(9**9**9)': 9 ** 9 ** 9 is too large (at most 2^1000 in magnitude)"),
+    ("x**(10**400)", "0.5,1", "expression 'x**(10**400)': 10 ** 400 is too large (at most 2^1000 in magnitude)"),
+    ("1/(x-0.40625)", "0.3,0.5", "interval [0.3, 0.5] is outside the domain of 1/(x-0.40625): a pole near "
+                                 "x = 0.40625 (found by interval arithmetic)"),
+])
+def test_a_rejected_target_is_one_line_in_a_process_and_leaves_no_run(evo_cmd, tmp_path, expr, interval, message):
+    r = subprocess.run([*evo_cmd, "search", expr, "--interval", interval, "--evals", "5", "--workers", "0",
+                        "--out", str(tmp_path / "runs")], capture_output=True, text=True, timeout=60)
+    assert_user_error(r, message)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_target_too_slow_to_evaluate_is_rejected_before_its_run_exists(evo, tmp_path, monkeypatch):
+    """The ground truth is built (within its time limit) before the run directory and its lock."""
+    monkeypatch.setenv("EVO_TARGET_TIME_LIMIT", "0.2")
+    expr = "gamma(x)*erf(x)+lgamma(x+1)+x"   # ~1 ms a point in mpmath: 17,000 points take seconds
+    r = evo("search", expr, "--interval", "0.25,0.75", "--evals", "5", "--workers", "0", "--out", tmp_path / "runs")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"evo: error: the ground truth of {expr} on [0.25, 0.75] took over 0.2 s (at x = ")
+    assert r.stderr.endswith("): simplify the expression or narrow the interval\n")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_missing_and_unreadable_files(evo, tmp_path):
     assert_user_error(evo("score", tmp_path / "nope.json", "-t", "exp2"), f"{tmp_path / 'nope.json'}: no such file")
     binary = tmp_path / "bin.json"
@@ -173,6 +197,29 @@ def test_help_and_version(evo_cmd):
     assert r.returncode == 0 and "score" in r.stdout and "verify" in r.stdout
     r = run(evo_cmd, "--version")
     assert r.returncode == 0 and r.stdout.startswith("evo, version ")
+
+
+def test_search_help_explains_every_option_and_the_budget(evo):
+    import re
+
+    r = evo("search", "--help")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    assert "--tournament INTEGER Members sampled to pick each parent (the best of the sample breeds). [default: 8]" \
+        in text
+    assert "--budget DURATION Wall-clock budget, e.g. 90s, 10m, 1h. No default: give it or --evals" in text
+    # every option has a help text
+    options = re.findall(r"^  (-[-\w]+(?:, -[-\w]+)?)(?: [A-Z,.=]+)?(  +\S.*)?$", r.stdout, re.M)
+    assert len(options) > 20 and all(h and not h.strip().startswith("[default") for _, h in options), \
+        [o for o, h in options if not h or h.strip().startswith("[default")]
+
+
+def test_example_script_says_where_its_run_lands():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "examples" / "search_and_export.py").read_text()
+    assert 'name="example-exp2"' in text and "lands in OUT/example-exp2/" in text
+    assert "about 12 s" not in text and "about 2 s" in text   # README: ~2 s (measured 1.4 s)
 
 
 # What a command-line default may be instead of SearchConfig's, and why.

@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import assert_user_error
 
 from evo.dashboard.bench import start, write_synthetic_run
 from evo.dashboard.summary import EventSummary
@@ -198,6 +199,112 @@ def test_browser_watches_a_live_search(search: LiveSearch) -> None:
         shutil.rmtree(profile, ignore_errors=True)
         dash.terminate()
         dash.wait(10)
+
+
+# Counts the page's API requests from now on (to tell that polling has stopped).
+COUNT_REQUESTS = """
+if (!window.evoRequests) {
+  window.evoRequests = 0;
+  const f = window.fetch;
+  window.fetch = (...a) => { window.evoRequests += 1; return f(...a); };
+}
+window.evoRequests = 0;
+"""
+
+
+@pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+                    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+def test_browser_not_found_states(tmp_path) -> None:
+    """An unknown run or member: the server's own message, "not found" (not "server not
+    answering"), no "computing…" that never ends, and no more polling."""
+    write_synthetic_run(tmp_path / "r", n_events=300)
+    port = free_port()
+    dash = subprocess.Popen([sys.executable, "-m", "evo.cli", "dashboard", str(tmp_path), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    driver, profile = browser()
+    base = f"http://127.0.0.1:{port}/"
+    text = lambda css: driver.execute_script(  # noqa: E731
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';", css)
+    try:
+        wait_for(lambda: _up(base), 30, "the dashboard to answer")
+        driver.get(base + "#/run/nosuch")
+        wait_for(lambda: text("#live") == "not found", 20, f"'not found' (shown: {text('#live')!r})")
+        assert "no run 'nosuch'" in text("#view-error") and "server not answering" not in text("#live")
+        driver.execute_script(COUNT_REQUESTS)
+        time.sleep(2.5)   # the page polls every second while there is something to poll
+        assert driver.execute_script("return window.evoRequests") == 0
+        assert text("#live") == "not found"
+
+        driver.get(base + "#/run/r/member/999999")
+        wait_for(lambda: text("#live") == "not found", 20, f"'not found' (shown: {text('#live')!r})")
+        assert "member 999999 is not on the front of run r" in text("#member-problem")
+        assert text("#curve-note") == "no error curve: no such member"
+        driver.execute_script(COUNT_REQUESTS)
+        time.sleep(2.5)
+        assert driver.execute_script("return window.evoRequests") == 0
+
+        # a real run after them: polled and live again
+        driver.get(base + "#/run/r")
+        wait_for(lambda: text("#live") == "live", 20, "the run page to be live")
+        driver.execute_script(COUNT_REQUESTS)
+        wait_for(lambda: driver.execute_script("return window.evoRequests") > 0, 10, "the run page to poll")
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        dash.terminate()
+
+
+PLOT_FACTS = """
+const p = document.getElementById('progress-plot'), f = document.getElementById('front-plot');
+if (!p || !p._fullLayout || !f || !f._fullLayout) return null;
+const colours = p._fullData.map(t => t.line.color);
+return {traces: colours.length, colours: new Set(colours).size, top: p._fullLayout.yaxis.range[1],
+        power: [p._fullLayout.yaxis.exponentformat, p._fullLayout.xaxis.exponentformat, f._fullLayout.yaxis.exponentformat],
+        dtick: f._fullLayout.xaxis.dtick, note: document.getElementById('progress-note').textContent,
+        baselines: f._fullData.filter(t => t.meta === 'baseline').map(t => t.name)};
+"""
+
+
+@pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+                    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+def test_browser_plot_axes_and_colours(tmp_path) -> None:
+    """One outlier does not stretch the progress axis; no two costs share a colour; log ticks
+    are all powers of ten; op counts are whole; the baselines are told apart by kind."""
+    run = write_synthetic_run(tmp_path / "r", n_events=3000)
+    lines = (run / "events.jsonl").read_text().splitlines()
+    outlier = {"event": "eval", "time": 1.8e9 + 29.9, "id": 99999, "parent": 1, "mutation": "insert", "island": 0,
+               "error": 2.3e39, "cost": 15.0, "fit_s": 0.004, "worker": "host:1000", "evals": 3000, "elapsed": 29.9}
+    (run / "events.jsonl").write_text("\n".join(lines[:-1] + [json.dumps(outlier), lines[-1]]) + "\n")
+    port = free_port()
+    dash = subprocess.Popen([sys.executable, "-m", "evo.cli", "dashboard", str(tmp_path), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    driver, profile = browser()
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for(lambda: _up(base), 30, "the dashboard to answer")
+        driver.get(base + "#/run/r")
+        facts = wait_for(lambda: (lambda d: d if d and d["baselines"] else None)(driver.execute_script(PLOT_FACTS)),
+                         120, "the plots and the baselines")
+        assert facts["traces"] == 16 and facts["colours"] == 16, facts
+        assert facts["top"] < 20, facts   # log10 of the axis' top: the 2.3e39 point is off the scale, and said so
+        assert "1 point above" in facts["note"] and "off the scale" in facts["note"]
+        assert facts["power"] == ["power"] * 3 and facts["dtick"] == 1
+        assert {"taylor (validation sample: a lower bound)", "minimax (validation sample: a lower bound)",
+                "pade (validation sample: a lower bound)", "rational (validation sample: a lower bound)"} <= \
+            set(facts["baselines"]), facts["baselines"]
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        dash.terminate()
+
+
+def test_index_chips_are_front_points() -> None:
+    """The runs list's "best verified per op count": only checks no cheaper one matches or beats."""
+    from evo.dashboard.runview import front_chips
+
+    best = {5: {"max_ulp": 0.9, "id": 1}, 7: {"max_ulp": 1.2, "id": 2}, 8: {"max_ulp": "0.8", "id": 3},
+            9: {"max_ulp": 0.8, "id": 4}}
+    assert front_chips(best) == [{"ops": 5, "max_ulp": 0.9, "id": 1}, {"ops": 8, "max_ulp": 0.8, "id": 3}]
 
 
 def _up(base: str) -> bool:
@@ -400,6 +507,12 @@ def test_port_in_use_is_one_line_error(tmp_path) -> None:
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("evo: error: cannot listen on 127.0.0.1:")
     assert "already in use" in r.stderr
+
+
+def test_a_runs_directory_that_does_not_exist_is_one_line_error(evo, tmp_path) -> None:
+    assert_user_error(evo("dashboard", tmp_path / "nonexistent"),
+                      f"{tmp_path / 'nonexistent'}: no such directory (give the directory that holds your runs: "
+                      "evo search --out, default runs)")
 
 
 def test_tail_reads_only_complete_new_lines(tmp_path) -> None:

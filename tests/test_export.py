@@ -12,6 +12,7 @@ import importlib.util
 import json
 import math
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -504,6 +505,106 @@ def test_cli_export_from_run(evo, run_dir, tmp_path):
     assert "member a1b2c3" in text and "seed 1234" in text and "0.8737 ULP, verified exhaustively" in text
     assert "float my_exp2f(float x)" in text and "void my_exp2f_n(const float *x, float *y, size_t n)" in text
     assert gcc([*WARN, "-O2", "-c", str(out), "-o", str(tmp_path / "e.o")], tmp_path).returncode == 0
+    # the "wrote" line names the member and its error, and where that was measured
+    # an exp2 kernel on [0, 1]: the reduction r = x - floor(x) rounds for x in (-1, 0), and the user is told so
+    from evo.codegen.fullrange import EXP2_FLOOR_CAVEAT
+
+    assert r.stderr == (f"evo: note: {EXP2_FLOOR_CAVEAT}\n"
+                        f"wrote {out} (c, full range): member a1b2c3, max error 0.8737 ULP on [0, 1] (exhaustive)\n")
+    assert f"CAUTION: {EXP2_FLOOR_CAVEAT}" in " ".join(text.replace(" * ", " ").split())
+
+
+@pytest.mark.parametrize("lang", ["c", "jax", "numpy"])
+def test_full_range_export_says_where_its_reduction_rounds(lang):
+    """exp2 on [0, 1] gets r = x - floor(x), which rounds for x in (-1, 0): the header says so
+    and names the interval with the exact reduction; a kernel on [-0.5, 0.5] has no such note."""
+    from evo.codegen.fullrange import EXP2_FLOOR_CAVEAT
+
+    options = {"xla_check": False} if lang == "jax" else {}
+    floor = export_source(kernel("exp2"), tgt("exp2"), lang, full_range=True, name="f", **options)
+    assert "CAUTION: r = x - floor(x) = x + 1 is rounded for x in (-1, 0)" in floor
+    assert "--interval=-0.5,0.5" in EXP2_FLOOR_CAVEAT and "--interval=-0.5,0.5" in floor
+    exact = export_source(kernel("exp2-sym"), tgt("exp2-sym"), lang, full_range=True, name="f", **options)
+    assert "CAUTION" not in exact and "r = x - k in [-0.5, 0.5] (exact)" in exact
+
+
+def test_cli_export_ids_match_exactly(evo, tmp_path):
+    """--id 28 is member 28, never member 2807 (ids were once matched by prefix)."""
+    d = tmp_path / "r"
+    d.mkdir()
+    t = get_target("exp2")
+    members = [{"id": i, "cost": c, "ops": c, "max_ulp": e, "mean_ulp": 0.1, "argmax": 0.5,
+                "expression": "...", "program": to_dict(kernel("exp2")),
+                "parent": None, "mutation": None} for i, c, e in ((2807, 4, 3.5), (28, 6, 0.75))]
+    (d / "front.json").write_text(json.dumps({"format": "evo-front/1", "run": "r", "target": t.to_dict(),
+                                              "dtype": "float32", "metric": "ulp", "members": members}))
+    out = tmp_path / "p28.py"
+    r = evo("export", d, "--id", "28", "--lang", "numpy", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == f"wrote {out} (numpy): member 28, max error 0.75 ULP on [0, 1] (validation)\n"
+    assert "member 28" in out.read_text() and "2807" not in out.read_text()
+    assert_user_error(evo("export", d, "--id", "280", "--lang", "c"),
+                      f"unknown id '280' in run {d} (front ids: 2807, 28)")
+
+
+def test_cli_export_program_file_wrote_line(evo, tmp_path):
+    f = write(tmp_path, dumps(kernel("log")), "log.json")
+    out = tmp_path / "log.c"
+    r = evo("export", f, "--target", "log", "--lang", "c", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(rf"wrote {re.escape(str(out))} \(c\): program {re.escape(str(f))}, "
+                        r"max error [0-9.]+ ULP on \[0.5, 1\] \(sampled\)\n", r.stderr), r.stderr
+
+
+@pytest.mark.skipif(shutil.which("g++") is None or shutil.which("nm") is None, reason="g++ or nm not installed")
+@pytest.mark.parametrize("what", ["kernel", "exp2-full", "exp-full", "log2-full", "reals"])
+def test_exported_c_builds_as_cplusplus_with_c_linkage(tmp_path, what):
+    """A C++ project includes or compiles the file as it is: restrict spelled as the
+    compiler's own, the functions with C linkage (their names unmangled)."""
+    from evo.platforms import REALS
+
+    name = what.removesuffix("-full")
+    if what == "reals":
+        text = REALS.export(poly(["0x1p+0", "0x1p-1"], fma=False), get_target("exp2"), "c", name="fn")
+    else:
+        t = tgt("exp2" if what == "kernel" else name)
+        text = export_source(kernel("exp2" if what == "kernel" else name), t, "c", full_range=what.endswith("-full"),
+                             name="fn")
+    src = tmp_path / "fn.cc"
+    src.write_text(text)
+    r = subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-O2", "-c", str(src), "-o",
+                        str(tmp_path / "fn.o")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    symbols = subprocess.run(["nm", "-g", "--defined-only", str(tmp_path / "fn.o")], capture_output=True,
+                             text=True).stdout.split()
+    assert "fn" in symbols and "fn_n" in symbols, symbols
+
+
+@pytest.mark.parametrize("full_range", [False, True])
+def test_native_jax_header_names_the_check_that_applies_to_it(full_range):
+    """The native JAX file is checked by `evo verify --jax` (XLA's arithmetic is not the C
+    file's), and names no mode that does not exist."""
+    text = export_source(kernel("exp2"), get_target("exp2"), "jax", full_range=full_range, name="f", xla_check=False)
+    header = text.split('"""')[1]
+    assert "`evo verify --jax" in header and "verify --c" not in header and "jax_native" not in header
+    exact = export_source(kernel("exp2"), get_target("exp2"), "jax", full_range=True, name="f", exact=True)
+    assert "bit-exact with the C export" in exact.split('"""')[1] and "jax_native" not in exact
+
+
+def test_cli_front_plot_writes_and_says_so(evo, run_dir, tmp_path):
+    out = tmp_path / "front.png"
+    r = evo("front", run_dir, "--plot", out, "--no-baselines")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and r.stderr == f"wrote {out} (front plot: 1 member)\n"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from evo.runs.front import load_front
+
+    fig = load_front(run_dir).plot(baselines=False)
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_xticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks   # op counts: no 6.5
+    assert_user_error(evo("front", run_dir, "--plot", tmp_path / "no" / "f.png", "--no-baselines"),
+                      f"{tmp_path / 'no' / 'f.png'}: cannot write: No such file or directory")
 
 
 def test_cli_export_program_file_to_stdout(evo, tmp_path):

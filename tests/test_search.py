@@ -88,13 +88,16 @@ def test_run_directory_contents_and_front_command(tmp_path, evo_cmd):
     assert members and all({"id", "cost", "max_ulp", "exhaustive_max_ulp", "program"} <= set(m) for m in members)
     assert all(m["exhaustive_max_ulp"] is not None for m in members)
     # the exhaustive max is over a superset of the validation points
-    assert all(m["exhaustive_max_ulp"] >= m["max_ulp"] - 1e-9 for m in members)
-    # a member's program is what `evo score` reads, and scores the same
-    best = min(members, key=lambda m: m["max_ulp"])
+    assert all(m["exhaustive_max_ulp"] >= m["validation"]["max_ulp"] - 1e-9 for m in members)
+    # one meaning per key: the top-level max_ulp is the best known error (here: the exhaustive one)
+    assert all(m["max_ulp"] == m["error"] == m["exhaustive_max_ulp"] and m["error_on"] == "exhaustive"
+               and m["argmax"] == m["verified"]["argmax"] for m in members)
+    # a member's program is what `evo score` reads, and scores the same (on the validation sample)
+    best = min(members, key=lambda m: m["validation"]["max_ulp"])
     prog = tmp_path / "best.json"
     prog.write_text(json.dumps(best["program"]))
     sc = json.loads(run_evo(evo_cmd, "score", str(prog), "-t", "exp2", "--interval", "0.5,0.502", "--json").stdout)
-    assert sc["max_ulp"] == pytest.approx(best["max_ulp"])
+    assert sc["max_ulp"] == pytest.approx(best["validation"]["max_ulp"])
     table = run_evo(evo_cmd, "front", str(run), "--no-baselines")
     assert table.returncode == 0 and "exhaustive" in table.stdout
 
@@ -182,6 +185,21 @@ def test_custom_target_search(tmp_path, evo_cmd):
     assert from_dict(members[-1]["program"]).n_ops >= 1
 
 
+def test_a_custom_expressions_default_run_name_is_made_from_it(tmp_path):
+    """Not `custom-seed0` for every expression (a second one needed --name)."""
+    import evo
+    from evo.api import default_run_name
+
+    assert default_run_name("exp2", 3) == "exp2-seed3"
+    assert default_run_name("sin(x)+1", 0) == default_run_name("sin(x)  +  1", 0) == "sin-x-plus-1-d99c7a-seed0"
+    assert default_run_name("sin(x + 1)", 0) == "sin-x-plus-1-93a6b8-seed0"   # parentheses matter: the hash
+    assert default_run_name("1/(x-0.40625)", 1) == "1-over-x-minus-0.40625-80a8b0-seed1"
+    for expr in ("sin(x)", "cos(x)"):
+        run = evo.search(expr, interval=(0.0, 0.5), budget=None, max_evals=8, workers=0, out=tmp_path,
+                         progress=False, verify_below=0)
+        assert run.path == tmp_path / default_run_name(expr, 0) and run.status == "finished"
+
+
 def test_training_set_holds_the_points_where_programs_break():
     from evo.core.scoring import training_inputs
 
@@ -193,6 +211,28 @@ def test_front_tables_print_errors_as_stored_in_json():
     from evo.core.numbers import fmt_error as fmt_ulp
 
     assert [fmt_ulp(v) for v in (0.93871, "inf", float("inf"), None)] == ["0.9387", "inf", "inf", "-"]
+
+
+def test_a_records_top_level_max_ulp_is_its_best_known_error():
+    """front.json / `evo front --json`: max_ulp, mean_ulp and argmax are the figures of `error`
+    (exhaustive where verified), never a sampled max beside a verified one; the sampled
+    figures are under train and validation."""
+    from evo.core.ir import Program
+    from evo.core.scoring import ErrorStats
+    from evo.platforms import FLOAT32
+    from evo.runs.member import Member
+
+    verified = Member(1, Program.identity(), 3, ErrorStats(0.70, 0.1, 0.25, 512),
+                      validation=ErrorStats(0.748, 0.2, 0.5, 16382),
+                      exhaustive={"max_ulp": 0.901, "mean_ulp": 0.3, "argmax": 0.75, "inputs": 1065353217})
+    d = verified.to_dict(FLOAT32)
+    assert (d["max_ulp"], d["mean_ulp"], d["argmax"], d["error"], d["error_on"]) == (0.901, 0.3, 0.75, 0.901,
+                                                                                      "exhaustive")
+    assert d["validation"]["max_ulp"] == 0.748 and d["train"]["max_ulp"] == 0.70
+    assert Member.from_dict(d).validation.max == 0.748 and Member.from_dict(d).error == 0.901
+    sampled = Member(2, Program.identity(), 3, ErrorStats(0.9, 0.1, 0.25, 512), validation=ErrorStats(0.8, 0.2, 0.5, 9))
+    d = sampled.to_dict(FLOAT32)
+    assert (d["max_ulp"], d["mean_ulp"], d["argmax"], d["error_on"]) == (0.9, 0.1, 0.25, "train")
 
 
 def test_op_cost_weights(tmp_path, evo_cmd):

@@ -122,6 +122,26 @@ def test_f32_inputs_counts_every_float_in_the_interval():
     ("log2", (0.0, 1.0), "interval [0.0, 1.0] is outside the domain of log2(x) (at x = 0.0)"),
     ("sqrt(x)", (-1.0, 1.0), "interval [-1.0, 1.0] is outside the domain of sqrt(x) (at x = -1.0)"),
     ("1/x", (0.0, 1.0), "interval [0.0, 1.0] is outside the domain of 1/x (at x = 0.0)"),
+    # poles and gaps between the 17 samples: found by interval arithmetic over the whole interval
+    ("1/(x-0.40625)", (0.3, 0.5), "interval [0.3, 0.5] is outside the domain of 1/(x-0.40625): a pole near "
+                                  "x = 0.40625 (found by interval arithmetic)"),
+    ("1/(x-pi/8)", (0.3, 0.5), "interval [0.3, 0.5] is outside the domain of 1/(x-pi/8): a pole near "
+                               "x = 0.3926991 (found by interval arithmetic)"),
+    ("tan(x)", (1.0, 2.0), "interval [1.0, 2.0] is outside the domain of tan(x): a pole near x = 1.570796 "
+                           "(found by interval arithmetic)"),
+    ("sqrt((x-0.40625)**2-1e-6)", (0.3, 0.5), "interval [0.3, 0.5] is outside the domain of "
+                                              "sqrt((x-0.40625)**2-1e-6): not real near x = 0.40525 "
+                                              "(found by interval arithmetic)"),
+    ("asin(x*1.01)", (0.0, 1.0), "interval [0.0, 1.0] is outside the domain of asin(x*1.01) (at x = 1.0)"),
+    ("1/(log(x)-log(0.7))", (0.5, 1.0), "interval [0.5, 1.0] is outside the domain of 1/(log(x)-log(0.7)): "
+                                        "a pole near x = 0.7 (found by interval arithmetic)"),
+    # sizes bounded before Python evaluates anything (9**9**9 would never return)
+    ("x**(9**9**9)", (0, 1), "expression 'x**(9**9**9)': 9 ** 9 ** 9 is too large (at most 2^1000 in magnitude)"),
+    ("x**(10**400)", (0.5, 1), "expression 'x**(10**400)': 10 ** 400 is too large (at most 2^1000 in magnitude)"),
+    ("x**2000", (0.5, 1), "expression 'x**2000': exponent 2000 is too large (at most 1024 in magnitude)"),
+    ("x*" + "9" * 400, (0, 1), f"expression {'x*' + '9' * 35 + '...'!r}: constant {'9' * 37}... is too large "
+                               "(at most 2^1000 in magnitude)"),
+    ("x+" * 600 + "x", (0, 1), "expression of 1201 characters is too long (at most 1000)"),
     ("exp", "0", "interval '0' must be two numbers A,B"),
     ("exp", "a,b", "interval 'a,b' must be two numbers A,B"),
     ("exp", "1,2,3", "interval '1,2,3' must be two numbers A,B"),
@@ -134,6 +154,24 @@ def test_target_errors(name, interval, message):
         assert text.startswith(want) if want.endswith("(known: ") else text == want
         assert "\n" not in text
     assert isinstance(e.value, EvoError)
+
+
+def test_interval_arithmetic_accepts_what_only_its_overestimate_rejects():
+    """1/(x*x - x + 1) on [0, 1]: x*x - x + 1 encloses 0 as one interval, never on its halves."""
+    from targets.domain import find_singularity
+
+    assert find_singularity("1/(x*x - x + 1)", 0.0, 1.0) is None
+    for expr, lo, hi in (("erf(x)", 0.0, 1.0), ("acosh(x)", 1.0, 2.0), ("lgamma(x)", 0.5, 3.0), ("cbrt(x)", 0.0, 1.0),
+                         ("x**x", 0.0, 1.0), ("atanh(x)", -0.9, 0.9), ("cosh(x)/sinh(x)", 0.1, 1.0)):
+        assert get_target(expr, (lo, hi)).interval == (lo, hi)
+
+
+def test_target_checks_have_a_time_limit(monkeypatch):
+    monkeypatch.setenv("EVO_TARGET_TIME_LIMIT", "1e-9")
+    with pytest.raises(TargetError) as e:
+        get_target("sin(x)", (0.0, 1.0))
+    assert str(e.value) == ("checking sin(x) on [0.0, 1.0] took over 1e-09 s (at x = 0.0): simplify the expression "
+                            "or narrow the interval")
 
 
 def test_unknown_function_lists_known_ones():

@@ -44,10 +44,12 @@ Conventions (see `Approximation` for the details):
   polynomial's of degree m + n (same number of points). If f is itself such a
   polynomial or rational (error zero to working precision), that fit is returned.
 
-Scores are on the Scorer's validation sample, not exhaustive: for exp2 the sample
-maximum is ~0.15-0.2 ULP below the maximum over every float32 (minimax6: sample
-1.18 / 0.83, every float32 1.38 / 0.98 for horner / fma). Use `evo verify` on a
-baseline's program for the exhaustive figure.
+Scores are on the Scorer's validation sample: for exp2 the sample maximum is
+~0.15-0.2 ULP below the maximum over every float32 (minimax6: sample 1.18 / 0.83,
+every float32 1.38 / 0.98 for horner / fma). `checked` adds each one's exhaustive
+check (the platform's verifier; `evo baselines --verify`), cached on disk by program
+and target, so that a front and its baselines are compared on the same footing;
+`max_error` is then the exhaustive max and `error_on` says so.
 
 The mpmath results are cached on disk under targets.cache_dir()/"baselines",
 keyed by expression, interval, kind and degrees, so a second run costs only the
@@ -59,7 +61,7 @@ import hashlib
 import json
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any, Callable, Iterable, Sequence
 
@@ -541,6 +543,7 @@ class Baseline:
     stats: ErrorStats         # on the scorer's validation set (exhaustive: see `verified`)
     unit: str                 # the scorer's metric unit: "ulp"
     approximation: Approximation
+    verified: dict | None = None   # the exhaustive check (VerifyResult.to_dict()), where made (`checked`)
 
     @property
     def ops(self) -> int:
@@ -548,19 +551,63 @@ class Baseline:
 
     @property
     def max_error(self) -> float:
-        return self.stats.max
+        """The best known max: exhaustive where checked, else the validation sample's."""
+        return float(self.verified["max_ulp"]) if self.verified else self.stats.max
 
     @property
     def mean_error(self) -> float:
-        return self.stats.mean
+        return float(self.verified["mean_ulp"]) if self.verified else self.stats.mean
+
+    @property
+    def error_on(self) -> str:
+        """Where max_error was measured: exhaustive or validation (as a front member's)."""
+        return "exhaustive" if self.verified else "validation"
 
     def to_dict(self) -> dict:
-        ap = self.approximation
+        """The record: flat max/mean/argmax are the best known error's (as a front member's)."""
+        ap, unit = self.approximation, self.unit
+        best = {f"max_{unit}": json_float(self.max_error), f"mean_{unit}": json_float(self.mean_error),
+                "argmax": self.verified.get("argmax") if self.verified else self.stats.argmax}
         return {"name": self.name, "kind": self.kind, "form": self.form, "degree": self.degree,
                 "num_degree": self.num_degree, "den_degree": self.den_degree, "ops": self.ops,
-                **self.stats.to_dict(self.unit), "exhaustive": False,
+                **best, "error_on": self.error_on, "exhaustive": self.verified is not None,
+                "validation": self.stats.to_dict(unit), "verified": self.verified,
                 "center": ap.center, "weight": ap.weight, "approx_error": json_float(ap.error),
                 "program": to_dict(self.program)}
+
+
+CHECKS = ("none", "cached", "all")   # baselines' exhaustive checks: none, those already made, all
+
+
+def checked(rows: list[Baseline], target: Target, verify: Callable[..., Any], platform: str, mode: str = "cached",
+            progress: Callable[[int, int], None] | None = None) -> list[Baseline]:
+    """The rows with their exhaustive checks (`verify(program, target)`, a VerifyResult):
+    read from the cache (keyed by platform, target, interval and program), and with mode
+    "all" made where missing and cached; mode "cached" makes none, "none" reads none."""
+    if mode not in CHECKS:
+        raise EvoError(f"unknown baseline check mode {mode!r} (known: {', '.join(CHECKS)})")
+    if mode == "none":
+        return rows
+    out = []
+    for i, b in enumerate(rows):
+        path = _check_path(b.program, target, platform)
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, ValueError):
+            result = None
+        if result is None and mode == "all":
+            result = verify(b.program, target).to_dict()
+            save_json(path, result)
+        out.append(replace(b, verified=result) if result else b)
+        if progress:
+            progress(i + 1, len(rows))
+    return out
+
+
+def _check_path(p: Program, target: Target, platform: str) -> Any:
+    lo, hi = target.interval
+    key = json.dumps([_VERSION, platform, target.expr, float(lo), float(hi), to_dict(p)], sort_keys=True)
+    return cache_dir() / "baselines" / f"checked-{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
 
 def baseline_name(kind: str, degree: int, form: str) -> str:
@@ -622,5 +669,5 @@ def parse_degrees(text: str) -> list[int]:
     return sorted(set(out))
 
 
-__all__ = ["KINDS", "FORMS", "MAX_DEGREE", "RATIONAL_KINDS", "Approximation", "Baseline", "BaselineError",
-           "approximation", "baselines", "baseline_name", "build_program", "parse_degrees", "split_degree"]
+__all__ = ["KINDS", "FORMS", "MAX_DEGREE", "RATIONAL_KINDS", "CHECKS", "Approximation", "Baseline", "BaselineError",
+           "approximation", "baselines", "checked", "baseline_name", "build_program", "parse_degrees", "split_degree"]

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from ..errors import EvoError
+
 
 @click.command()
 @click.argument("runs_dir", default="runs", type=click.Path(file_okay=False))
@@ -17,4 +19,7 @@ def dashboard(runs_dir: str, port: int, host: str) -> None:
     fronts against the classical baselines, progress, throughput, members and their code."""
     from ..dashboard.server import serve
 
+    if not Path(runs_dir).is_dir():
+        raise EvoError(f"{runs_dir}: no such directory (give the directory that holds your runs: "
+                       "evo search --out, default runs)")
     serve(Path(runs_dir), host, port, echo=click.echo)

@@ -8,6 +8,7 @@ import click
 from targets import Target
 
 from ..core.ir import Program
+from ..core.numbers import fmt_error
 from ..core.platform import Platform
 from ..core.progress import progress_bar
 from ..errors import EvoError
@@ -18,19 +19,46 @@ LANGS = tuple(dict.fromkeys(lang for p in PLATFORMS.values() for lang in p.expor
 
 
 def run_member(run_dir: str, member_id: str) -> tuple[Program, Target, Platform, object]:
-    """A run's front member: its program, target, platform and what its header says."""
+    """A run's front member (by its exact id): its program, target, platform and what its header says."""
+    return described_member(run_dir, member_id)[:4]
+
+
+def described_member(run_dir: str, member_id: str) -> tuple[Program, Target, Platform, object, str]:
+    """run_member, and what the "wrote" line says of the member."""
     from ..runs.front import load_front
 
     front = load_front(run_dir)
     m = front.member(member_id)
     prov = front.platform.provenance(m.program, front.target, f"run {run_dir}, member {m.id}", member=m,
                                      seed=front.meta.get("seed"))
-    return m.program, front.target, front.platform, prov
+    what = f"member {m.id}, {error_phrase(m.error, front.unit, m.error_on, front.target)}"
+    return m.program, front.target, front.platform, prov, what
+
+
+def error_phrase(error: float | None, unit: str, on: str, target: Target) -> str:
+    """"max error 0.9013 ULP on [0, 1] (exhaustive)": an error figure, its unit and where it was measured."""
+    if error is None:
+        return "error not measured"
+    lo, hi = target.interval
+    figure = f"max error {fmt_error(error)} ULP" if unit == "ulp" else f"max relative error {fmt_error(error)}"
+    return f"{figure} on [{lo:g}, {hi:g}] ({on})"
+
+
+def file_phrase(source: str, prov: object, target: Target) -> str:
+    """What the "wrote" line says of a program file's accuracy (as its header does)."""
+    for key, on in (("certified_max_rel", "certified"), ("sampled_max_rel", "sampled")):
+        if getattr(prov, key, None) is not None:
+            return f"program {source}, {error_phrase(getattr(prov, key), 'rel', on, target)}"
+    error = getattr(prov, "max_ulp", None)
+    on = "exhaustive" if getattr(prov, "exhaustive", False) else "sampled"
+    return f"program {source}, {error_phrase(error, 'ulp', on, target)}"
+
 
 
 @click.command()
 @click.argument("source", type=click.Path())
-@click.option("--id", "member_id", metavar="K", help="Front member of the run SOURCE (a unique id prefix).")
+@click.option("--id", "member_id", metavar="K", 
+              help="Front member of the run SOURCE (its exact id, as `evo front` lists it).")
 @target_options(required=False)
 @click.option("--lang", type=click.Choice(LANGS), required=True, help="Language of the output.")
 @click.option("--full-range", is_flag=True, help="Wrap the kernel: every float32 input (exp2, exp, log2, log).")
@@ -56,7 +84,7 @@ def export(source: str, member_id: str | None, target: str | None, interval: str
             raise EvoError(f"{source} is a run: choose a front member with --id K")
         if target or interval:
             raise EvoError("--target/--interval come from the run; give them only with a PROGRAM.json")
-        p, t, platform, prov = run_member(source, member_id)
+        p, t, platform, prov, what = described_member(source, member_id)
     else:
         if member_id is not None:
             raise EvoError(f"--id needs a run directory; {source} is not one")
@@ -73,6 +101,7 @@ def export(source: str, member_id: str | None, target: str | None, interval: str
         a, b = t.f32_inputs()
         with progress_bar("verifying", b - a + 1, enabled=verify and not quiet and platform.verify is not None) as update:
             prov = platform.provenance(p, t, f"program file {source}", measure=measure, progress=update)
+        what = file_phrase(source, prov, t)
     if (exact or no_xla_check) and lang != "jax":
         raise EvoError("--exact and --no-xla-check are options of --lang jax")
     options = {}
@@ -83,12 +112,18 @@ def export(source: str, member_id: str | None, target: str | None, interval: str
     with progress_bar("running XLA on every input", b - a + 1, enabled=checking and not quiet) as update:
         text = platform.export(p, t, lang, full_range=full_range, name=name, provenance=prov,
                                **options, **({"progress": update} if options else {}))
+    if full_range and not quiet:
+        from ..codegen.fullrange import wrapper_for
+
+        caveat = wrapper_for(t).caveat
+        if caveat:
+            click.echo(f"evo: note: {caveat}", err=True)
     if output:
         try:
             Path(output).write_text(text)
         except OSError as e:
             raise EvoError(f"{output}: cannot write: {e.strerror or e}") from None
         if not quiet:
-            click.echo(f"wrote {output} ({lang}{', full range' if full_range else ''})", err=True)
+            click.echo(f"wrote {output} ({lang}{', full range' if full_range else ''}): {what}", err=True)
     else:
         click.echo(text, nl=False)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..core.numbers import fmt_error
+from ..errors import EvoError
 from ..runs.front import Front, load_front
 from ..runs.member import Member
 from ._common import print_json
@@ -48,17 +49,29 @@ PROOF = {
 }
 
 
+def write_plot(f: Front, path: str, baselines: bool) -> None:
+    """The front plot as a PNG, and one line saying so."""
+    try:
+        f.plot(baselines=baselines).savefig(Path(path), dpi=110, format="png")
+    except OSError as e:
+        raise EvoError(f"{path}: cannot write: {e.strerror or e}") from None
+    click.echo(f"wrote {path} (front plot: {len(f)} member{'s' if len(f) != 1 else ''}{', baselines' if baselines else ''})", err=True)
+
+
 @click.command()
 @click.argument("run", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the front as a JSON list (with --id: that member).")
-@click.option("--plot", type=click.Path(dir_okay=False), help="Write the front plot (PNG) here.")
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Write the front plot (PNG) here (instead of the table; with --json or --id, beside it).")
 @click.option("--no-baselines", is_flag=True, help="Do not list the classical baselines.")
 @click.option("--id", "member_id", metavar="K", help="Show front member K whole (its expression is not cut).")
 def front(run: str, as_json: bool, plot: str | None, no_baselines: bool, member_id: str | None) -> None:
     """Show the Pareto front of RUN (each error labelled: exhaustive, validation or train)."""
     f = load_front(run)
     if plot:
-        f.plot().savefig(Path(plot), dpi=110)
+        write_plot(f, plot, baselines=not no_baselines)
+        if member_id is None and not as_json:
+            return  # the plot was asked for; the table is `evo front RUN`
     if member_id is not None:
         m = f.member(member_id)
         if as_json:
@@ -100,11 +113,12 @@ def front(run: str, as_json: bool, plot: str | None, no_baselines: bool, member_
     if not no_baselines and proof.baselines:
         rows = f.baselines()
         if rows:
-            bt = Table(title=f"classical baselines (same scorer, validation {_sampled(f)})")
-            for col in ("name", "ops", f"max {unit}"):
+            bt = Table(title="classical baselines (same scorer; measured on: exhaustive where checked by "
+                             f"`evo baselines --verify`, else validation {_sampled(f)})")
+            for col in ("name", "ops", f"max {unit}", "measured on"):
                 bt.add_column(col)
             for r in sorted(rows, key=lambda r: (r.ops, r.max_error)):
-                bt.add_row(r.name, f"{r.ops:g}", fmt_error(r.max_error))
+                bt.add_row(r.name, f"{r.ops:g}", fmt_error(r.max_error), r.error_on)
             console.print(bt)
 
 

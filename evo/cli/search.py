@@ -33,7 +33,8 @@ D = SearchConfig  # the defaults shown are the dataclass's own
               help="Stop at the first verified member that meets it: faithful (output under 1 ulp), "
                    "correctly-rounded (bfloat16/float16: every input), or a max error.")
 @click.option("--budget", metavar="DURATION",
-              help="Wall-clock budget, e.g. 90s, 10m, 1h (give it or --evals; the README's quickstart uses 3m).")
+              help="Wall-clock budget, e.g. 90s, 10m, 1h. No default: give it or --evals (the README's "
+                   "quickstart and the Python API's evo.search use 3m).")
 @click.option("--evals", type=int, help="Budget in evaluations (reproducible).")
 @click.option("--population", type=int, default=D.population, show_default=True, help="Members per island.")
 @click.option("--tournament", type=int, default=D.tournament, show_default=True,
@@ -46,8 +47,10 @@ D = SearchConfig  # the defaults shown are the dataclass's own
               help="Score as computed by interp (the definition) | llvm | xla (XLA's own: fma contraction, "
                    "flushed subnormals) | xla-exact.")
 @click.option("--op-cost", metavar="OP=W,...", help="Per-op weights of the ops cost, e.g. div=4,fma=1 (default 1 each).")
-@click.option("--seed", type=int, default=D.seed, show_default=True)
-@click.option("--name", help="Run name (default: TARGET-seedN).")
+@click.option("--seed", type=int, default=D.seed, show_default=True,
+              help="Random seed: with --evals (and --deterministic across workers) a run is reproducible.")
+@click.option("--name", help="Run name (default: TARGET-seedN; an expression's made from it, e.g. "
+                             "sin-x-plus-1-HASH-seed0).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True,
               help="Parent directory of runs.")
 @click.option("--workers", type=int, default=None, help="Ray workers (default: all cores); 0 = in-process.")

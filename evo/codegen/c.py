@@ -32,6 +32,7 @@ C_NOTES = [
     "Needs FLT_EVAL_METHOD 0 or -fexcess-precision=standard (x87: -std=c99 gives it).",
     "Link with -lm. FN_n vectorises with gcc -O3 -march=native (fmaf -> vfmadd);",
     "without hardware fma, fmaf is a (correct but slow) libm call.",
+    "Builds as C++ too (extern \"C\" linkage; restrict as the compiler's __restrict).",
 ]
 
 _PRAGMAS_ON = """\
@@ -52,6 +53,30 @@ _PRAGMAS_OFF = """\
 #endif
 """
 
+# The file also builds as C++ (a C++ compiler sees the functions with C linkage, and C99's
+# restrict as the compilers' own __restrict).
+CXX_OPEN = """\
+#ifdef __cplusplus
+extern "C" {
+#endif
+"""
+CXX_CLOSE = """\
+#ifdef __cplusplus
+}
+#endif
+"""
+_RESTRICT = """\
+#ifndef EVO_RESTRICT
+#if defined(__cplusplus) && defined(_MSC_VER)
+#define EVO_RESTRICT __restrict
+#elif defined(__cplusplus)
+#define EVO_RESTRICT __restrict__
+#else
+#define EVO_RESTRICT restrict
+#endif
+#endif
+"""
+
 
 # The array form with a fast path. Checking a block costs two integer ops per vector;
 # skipping the special-value work (clamps, two-factor scaling, selects) saves far more.
@@ -63,7 +88,7 @@ _BLOCKED = """\
    such blocks do not pay for a fast pass thrown away). Returns whether the block needed
    ${fn}_inl. Each loop is unconditional inside: a store under a condition would make gcc
    use masked stores, which are slow on some CPUs (AMD Zen 3: vmaskmovps, ~3x slower here). */
-static inline int ${fn}_block(const float *restrict x, float *restrict y, size_t len, int check_first) {
+static inline int ${fn}_block(const float *EVO_RESTRICT x, float *EVO_RESTRICT y, size_t len, int check_first) {
     uint32_t amax = 0;
     size_t j;
     if (check_first) {
@@ -108,11 +133,11 @@ void ${fn}_n(const float *x, float *y, size_t n) {
 
 
 def c_source(p: Program, target: Target, fn: str, prov: Provenance, wrapper: Wrapper | None) -> str:
-    summary = wrapper.summary if wrapper else None
+    summary = wrapper.described if wrapper else None
     head = header_lines(p, target, prov, "C99", fn, summary, C_NOTES)
     parts = ["/*\n" + "\n".join(f" * {line}".rstrip() for line in head) + "\n */\n",
              "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n",
-             f"float {fn}(float x);\nvoid {fn}_n(const float *x, float *y, size_t n);\n",
+             CXX_OPEN + f"float {fn}(float x);\nvoid {fn}_n(const float *x, float *y, size_t n);\n",
              _PRAGMAS_ON]
     parts.append((f"/* The kernel: {wrapper.kernel}. */\n" if wrapper else "")
                  + c_function(p, f"{fn}_kernel", static=True))
@@ -123,9 +148,9 @@ def c_source(p: Program, target: Target, fn: str, prov: Provenance, wrapper: Wra
     # Both entry points use the static inline body: gcc inlines it into the loop and vectorises.
     parts.append(f"float {fn}(float x) {{\n    return {inner}(x);\n}}\n")
     if wrapper and wrapper.c_fast:
-        parts.append(Template(_BLOCKED).substitute(fast_block_subs(wrapper, fn), fn=fn))
+        parts.append(_RESTRICT + Template(_BLOCKED).substitute(fast_block_subs(wrapper, fn), fn=fn))
     else:
         parts.append(f"void {fn}_n(const float *x, float *y, size_t n) {{\n"
                      f"    size_t i;\n    for (i = 0; i < n; i++) y[i] = {inner}(x[i]);\n}}\n")
-    parts.append(_PRAGMAS_OFF)
+    parts += [_PRAGMAS_OFF, CXX_CLOSE]
     return "\n".join(parts)

@@ -87,6 +87,14 @@ class Wrapper:
     # Template: the native JAX form (evo.codegen.jax_native), "" = py_body. XLA computes both
     # sides of a select, so it has no fast path: one formula, with selects for the ends.
     py_native: str = ""
+    # Where the reduction itself rounds (so the full range can be worse than the kernel): what
+    # the header and `evo export` say, and which kernel interval to search instead.
+    caveat: str = ""
+
+    @property
+    def described(self) -> str:
+        """The header's line on the reduction, with its caveat if it has one."""
+        return f"{self.summary}. CAUTION: {self.caveat}" if self.caveat else self.summary
 
     def __post_init__(self) -> None:
         if not self.interval:
@@ -435,11 +443,16 @@ def _log_sqrt2_wrapper(name: str, c_result: str, py_result: str, summary: str) -
                    py_native=Template(_NATIVE_LOG_SQRT2).safe_substitute(RESULT=py_result))
 
 
+EXP2_FLOOR_CAVEAT = ("r = x - floor(x) = x + 1 is rounded for x in (-1, 0), and the kernel's slope adds about 1/3 "
+                     "ULP there (issue 22: a 0.995 ULP kernel gave 1.338 ULP over all 2^32 inputs); a kernel "
+                     "searched on [-0.5, 0.5] (evo search exp2 --interval=-0.5,0.5) gets the exact reduction "
+                     "r = x - round(x)")
+
 WRAPPERS: dict[str, Wrapper] = {
     # fast limits: k in [-125, 125] and K(r) within [0.5, 2) keep y * 2^k normal
     "exp2": Wrapper("exp2", "2^x on [0, 1]", _EXP2_C[0], _PY_EXP2,
                     "2^x = K(r) * 2^k, k = floor(x), r = x - k in [0, 1]",
-                    c_fast=_EXP2_C[1], fast_limit=125.0, preference=1),
+                    c_fast=_EXP2_C[1], fast_limit=125.0, preference=1, caveat=EXP2_FLOOR_CAVEAT),
     "exp2-sym": Wrapper("exp2", "2^x on [-0.5, 0.5]", _EXP2_SYM_C[0], _PY_EXP2_SYM,
                         "2^x = K(r) * 2^k, k = round(x), r = x - k in [-0.5, 0.5] (exact)", (-0.5, 0.5),
                         c_fast=_EXP2_SYM_C[1], fast_limit=125.0, py_native=_NATIVE_EXP2_SYM),

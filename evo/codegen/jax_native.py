@@ -175,7 +175,7 @@ def public_function(fn: str, target: Target, full: bool, accuracy: str) -> str:
 def native_source(p: Program, target: Target, fn: str, prov: Provenance, wrapper: Wrapper | None,
                   measured: list[str]) -> str:
     """The module: header (with what was measured under XLA, `measured`), body, public function."""
-    head = header_lines(p, target, prov, "JAX (native float32)", fn, wrapper.summary if wrapper else None,
+    head = header_lines(p, target, prov, "JAX (native float32)", fn, wrapper.described if wrapper else None,
                         NOTES + measured, "Its error under XLA is stated below.")
     accuracy = " ".join(measured) or "Accuracy under XLA: not measured."
     return ('"""' + "\n".join(head).replace('"""', "'''") + '\n"""\n' + native_body(p, target, wrapper)

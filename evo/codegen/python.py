@@ -197,7 +197,7 @@ def python_source(p: Program, target: Target, fn: str, lang: str, prov: Provenan
     """A NumPy or JAX module defining `fn(x)` (p already pruned and folded)."""
     notes = NUMPY_NOTES if lang == "numpy" else JAX_NOTES
     head = header_lines(p, target, prov, "NumPy" if lang == "numpy" else "JAX (exact float64 emulation)", fn,
-                        wrapper.summary if wrapper else None, notes,
+                        wrapper.described if wrapper else None, notes,
                         "The full-range function is bit-exact with the C export (`evo export ... --lang c --full-range`), "
                         "which `evo verify --c FILE.c --symbol NAME --target T --full-range` checks on all 2^32 inputs.")
     parts = ['"""' + "\n".join(head).replace('"""', "'''") + '\n"""', "from __future__ import annotations\n"]

@@ -18,6 +18,7 @@ from ..core.ir import Program, prune, render
 from ..core.numbers import digits
 from ..core.source import C_FLOAT64, JAX_FLOAT64, SourceError, statements
 from ..errors import EvoError
+from .c import CXX_CLOSE, CXX_OPEN
 from .code import check_name, default_name, with_version
 
 LANGS = ("c", "jax")
@@ -82,13 +83,13 @@ def c_source(p: Program, target: Target, name: str, prov: RealsProvenance) -> st
     body = "\n".join(f"    const double {n} = {e};" for n, e in stmts)
     return (
         "/*\n" + "\n".join(f" * {ln}" for ln in head) + "\n */\n"
-        "#include <math.h>\n#include <stddef.h>\n\n"
+        "#include <math.h>\n#include <stddef.h>\n\n" + CXX_OPEN + "\n"
         "#if defined(__clang__)\n#pragma STDC FP_CONTRACT OFF\n#elif defined(__GNUC__)\n"
         "#pragma GCC push_options\n#pragma GCC optimize(\"fp-contract=off\")\n#endif\n\n"
         f"double {name}(double x)\n{{\n{body}\n    return {out};\n}}\n\n"
         f"void {name}_n(const double *x, double *y, size_t n)\n{{\n"
         f"    for (size_t i = 0; i < n; i++)\n        y[i] = {name}(x[i]);\n}}\n\n"
-        "#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC pop_options\n#endif\n"
+        "#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC pop_options\n#endif\n\n" + CXX_CLOSE
     )
 
 

@@ -16,7 +16,8 @@ def compute(target: dict, platform: str = "float32") -> list[dict]:
     from ..platforms import get_platform
 
     rows = get_platform(platform).baselines(target_from_dict(target), on_skip=lambda *a: None)
-    return [{"name": r.name, "ops": float(r.ops), "error": float(r.max_error), "form": r.form} for r in rows]
+    return [{"name": r.name, "ops": float(r.ops), "error": float(r.max_error), "form": r.form, "kind": getattr(r, "kind", ""),
+             "error_on": getattr(r, "error_on", "validation")} for r in rows]
 
 
 RUNNING: set[subprocess.Popen] = set()  # children still computing (stop_all ends them)

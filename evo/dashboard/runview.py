@@ -76,6 +76,17 @@ def _checkpoint_stats(path: Path) -> dict:
     return d["state"]["stats"]
 
 
+def front_chips(best: dict[int, dict]) -> list[dict]:
+    """The best verified check per op count, keeping only those that no cheaper one matches or
+    beats (a 7-op check at 1.2 ULP beside a 5-op one at 0.9 is not a front point)."""
+    out: list[dict] = []
+    for ops, v in sorted(best.items()):
+        err = num(v["max_ulp"])
+        if not out or err < out[-1]["max_ulp"]:
+            out.append({"ops": ops, "max_ulp": err, "id": v.get("id")})
+    return out
+
+
 class RunView:
     """The live state of one run directory."""
 
@@ -214,14 +225,15 @@ class RunView:
                 "rate": evals / elapsed if elapsed > 0 else None, "recent_rate": s.recent_rate()}
 
     def best_verified(self) -> list[dict]:
-        """Best exhaustive max per op count: verified events, and front.json's "checked" list."""
+        """Best exhaustive max per op count (verified events, and front.json's "checked" list),
+        the non-dominated ones only (front_chips)."""
         best = dict(self.summary.best_verified())
         front, _ = self.front_value()
         for c in (front.meta.get("checked") or []) if front is not None else []:
             ops, err = c.get("ops"), num(c.get("max_ulp"))
             if isinstance(ops, int) and math.isfinite(err) and (ops not in best or err < num(best[ops]["max_ulp"])):
                 best[ops] = c
-        return [{"ops": k, "max_ulp": num(v["max_ulp"]), "id": v.get("id")} for k, v in sorted(best.items())]
+        return front_chips(best)
 
     def row(self) -> dict:
         """The runs list's row."""

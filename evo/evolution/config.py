@@ -1,6 +1,7 @@
 """Search configuration: one frozen dataclass, resolved and saved as runs/NAME/config.json."""
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -95,8 +96,26 @@ class SearchConfig:
         return SearchConfig(**d)
 
 
+# What a setting's annotation allows, and how a message says it.
+_KINDS = {"int": ((numbers.Integral,), "an integer"), "float": ((numbers.Real,), "a number"),
+          "str": ((str,), "a string"), "bool": ((bool,), "True or False"), "tuple": ((tuple, list), "a tuple"),
+          "FitConfig": ((FitConfig,), "a FitConfig"), "None": ((type(None),), "None")}
+
+
+def check_types(c: SearchConfig) -> None:
+    """Each setting of the kind its annotation says (max_evals="abc" named as such, not a TypeError)."""
+    for f in fields(c):
+        v = getattr(c, f.name)
+        kinds = [_KINDS[k.split("[", 1)[0].strip()] for k in str(f.type).split(" | ")]
+        said = [name for _, name in kinds]
+        ok = any(isinstance(v, types) for types, _ in kinds) and (not isinstance(v, bool) or "True or False" in said)
+        if not ok:  # (a bool is an int to Python, not to a user: max_evals=True is a mistake)
+            raise EvoError(f"search option {f.name} must be {' or '.join(said)}, got {v!r}")
+
+
 def check(c: SearchConfig) -> None:
     """Reject bad settings with one-line messages."""
+    check_types(c)
     if c.algorithm not in ALGORITHMS:
         raise EvoError(f"unknown algorithm {c.algorithm!r} (known: {', '.join(ALGORITHMS)})")
     if c.cost not in COSTS:

@@ -12,6 +12,7 @@ from targets import Target
 
 from ..backends.registry import SEMANTICS_BACKENDS
 from ..classical.baselines import baselines as classical_baselines
+from ..classical.baselines import checked
 from ..codegen import LANGS, Provenance, export_source
 from ..core.interp import evaluate
 from ..core.ir import Program
@@ -25,9 +26,11 @@ def _evaluate(p: Program, x: np.ndarray, constants: np.ndarray | None = None) ->
     return evaluate(p, x, np.float32, constants)
 
 
-def _baselines(target: Target, **options: Any) -> list:
-    """The classical forms as float32 programs, scored on the validation sample as evolved ones are."""
-    return classical_baselines(target, Scorer(target, FLOAT32), **options)
+def _baselines(target: Target, check: str = "cached", progress: Any = None, **options: Any) -> list:
+    """The classical forms as float32 programs, scored on the validation sample as evolved ones
+    are, with their exhaustive checks (check: "cached" those already made, "all", "none")."""
+    rows = classical_baselines(target, Scorer(target, FLOAT32), **options)
+    return checked(rows, target, verify_program, "float32", check, progress)
 
 
 def provenance(p: Program, target: Target, source: str, member: Any = None, measure: str = "",

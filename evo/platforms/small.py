@@ -13,6 +13,7 @@ from typing import Any
 from targets import Target
 
 from ..classical.baselines import baselines as classical_baselines
+from ..classical.baselines import checked
 from ..core.platform import Platform
 from ..core.scoring import Scorer
 from ..core.formats import FORMATS
@@ -33,9 +34,12 @@ def _row(name: str, summary: str, output: str, inputs: str) -> Platform:
     return replace(row, baselines=partial(_baselines, platform=row))
 
 
-def _baselines(target: Target, *, platform: Platform, **options: Any) -> list:
-    """The classical forms, fitted as float32 programs and judged as this platform judges."""
-    return classical_baselines(target, Scorer(target, platform), **options)
+def _baselines(target: Target, *, platform: Platform, check: str = "cached", progress: Any = None,
+               **options: Any) -> list:
+    """The classical forms, fitted as float32 programs and judged as this platform judges (with
+    their exhaustive checks: check "cached" those already made, "all", "none")."""
+    rows = classical_baselines(target, Scorer(target, platform), **options)
+    return checked(rows, target, platform.verify, platform.name, check, progress)
 
 
 BFLOAT16 = _row("bfloat16", "float32 programs rounded once to bfloat16, every bfloat16 input judged by correct rounding",

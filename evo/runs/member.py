@@ -75,6 +75,16 @@ class Member:
         return "validation" if self.validation and self.validation.max >= self.train.max else "train"
 
     @property
+    def best_figures(self) -> tuple[float, float | None, float | None]:
+        """(max, mean, argmax) of the measurement `error` comes from (`error_on`)."""
+        if self.exhaustive:
+            e = self.exhaustive
+            return (_num(e["max_ulp"]), _num(e["mean_ulp"]) if e.get("mean_ulp") is not None else None,
+                    e.get("argmax"))
+        s = self.validation if self.error_on == "validation" else self.train
+        return (s.max, s.mean, s.argmax)
+
+    @property
     def point(self) -> tuple[float, float]:
         return (self.error, self.cost)
 
@@ -96,9 +106,11 @@ class Member:
             "train": self.train.to_dict(unit),
             "validation": v.to_dict(unit) if v else None,
             "verified": self.exhaustive,
-            # flat figures for tables and older readers (format evo-front/1 had these)
-            f"max_{unit}": json_float(v.max) if v else None, f"mean_{unit}": json_float(v.mean) if v else None,
-            "argmax": v.argmax if v else None, "train_max": json_float(self.train.max),
+            # flat figures: those of the best known error (`error`, measured on `error_on`), so
+            # max_ulp is never a sampled figure where an exhaustive one exists (README: front.json)
+            **{k: json_float(x) if isinstance(x, float) else x for k, x in zip(
+                (f"max_{unit}", f"mean_{unit}", "argmax"), self.best_figures)},
+            "train_max": json_float(self.train.max),
             "exhaustive_max_ulp": json_float(self.exhaustive_max) if self.exhaustive else None,
             "remeasured_cost": self.remeasured,
             "certified_max_rel": self.certified_max_rel,

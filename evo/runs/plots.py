@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..core.numbers import digits
 
@@ -18,6 +19,9 @@ Front = Any  # an evo.runs.front.Front (which draws itself with these: no import
 MARKERS = {"exhaustive": ("*", 140, "k", "exhaustive (every input)"),
            "validation": ("o", 40, "C3", "validation sample"),
            "train": ("^", 40, "C1", "training set")}
+
+
+BASELINE_ON = {"exhaustive": "exhaustive", "validation": "validation sample: a lower bound"}
 
 
 def front_figure(front: Front, with_baselines: bool = True) -> Figure:
@@ -40,9 +44,11 @@ def error_front_figure(front: Front, with_baselines: bool = True) -> Figure:
     if with_baselines:
         rows = front.baselines()
         for i, form in enumerate(("fma", "horner")):
-            b = [(float(r.ops), r.max_error) for r in rows if r.form == form and r.max_error > 0]
-            if b:
-                ax.scatter(*zip(*b), marker="x", color=f"C{i}", label=f"baselines ({form}, validation sample)")
+            for on, marker in (("exhaustive", "x"), ("validation", "+")):  # each labelled by where it was measured
+                b = [(float(r.ops), r.max_error) for r in rows if r.form == form and r.error_on == on and r.max_error > 0]
+                if b:
+                    ax.scatter(*zip(*b), marker=marker, color=f"C{i}",
+                               label=f"baselines ({form}, {BASELINE_ON[on]})")
     ax.set_yscale("log")
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     return _finish(fig, ax, front, f"max error ({front.unit})", "")
@@ -51,6 +57,8 @@ def error_front_figure(front: Front, with_baselines: bool = True) -> Figure:
 def _finish(fig: Figure, ax, front: Front, ylabel: str, title_tail: str) -> Figure:
     """Axis labels, title, legend and grid of a front plot."""
     ax.set_xlabel("cost (x-dependent ops)" if front.cost_kind == "ops" else "cost (ns/element)")
+    if front.cost_kind == "ops":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))   # op counts: no 2.5 or 7.5
     ax.set_ylabel(ylabel)
     lo, hi = front.target.interval
     ax.set_title(f"{front.target.expr} on [{lo:.8g}, {hi:.8g}]{title_tail}")

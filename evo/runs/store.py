@@ -16,7 +16,9 @@ from .events import read_events
 CHECKPOINT_FORMAT = "evo-checkpoint/2"
 FRONT_FORMAT = "evo-front/2"
 ERRORS_NOTE = ("each member's error is the best known max: exhaustive (every float32 of the interval) where "
-               "verified, else the larger of its train and validation max (sampled); error_on says which")
+               "verified, else the larger of its train and validation max (sampled); error_on says which; "
+               "max_ulp (max_rel), mean_ulp and argmax are that measurement's figures, train and validation "
+               "the sampled ones")
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -61,7 +61,7 @@ from targets import Target
 from ..backends import llvm as llvm_backend
 from ..core.interp import evaluate
 from ..core.ir import Program
-from ..core.numbers import json_float, ulp32
+from ..core.numbers import json_float, round_f32, ulp32
 from ..core.progress import ProgressFn
 from ..errors import EvoError
 from . import reference as ref
@@ -708,7 +708,7 @@ def _decide(p: Program, target: Target, ostart: np.ndarray, amb: tuple, out: _Ou
         if t is None:
             out.undecided += 1
             continue
-        _, differ_t = error_rules(y[j:j + 1], np.array([ref.round_f32(t)]))
+        _, differ_t = error_rules(y[j:j + 1], np.array([round_f32(t)]))
         out.ncr_fix += int(differ_t[0]) - int(differ_v[j])
         out.decided += 1
 

@@ -11,6 +11,18 @@ const KIND = {  // how a member's error was measured: marker, colour, legend lab
   train: { symbol: "triangle-up", color: "#ff7f0e", size: 9, label: "training set" },
 };
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
+// The i-th series' colour: the palette, then hues a golden angle apart (never a repeat: cost 1 and cost 11 differ).
+const seriesColor = (i) => (i < PALETTE.length ? PALETTE[i] : `hsl(${Math.round((i * 137.508) % 360)}, 62%, 40%)`);
+// Log axes label every tick as a power of ten (not "1M" beside "10^18").
+const LOG = { type: "log", exponentformat: "power" };
+// A log axis' range that a few outliers do not stretch: up to 10^6 times the 95th percentile.
+function robustLogRange(values) {
+  const v = values.filter((y) => Number.isFinite(y) && y > 0).sort((a, b) => a - b);
+  if (v.length < 5) return { range: undefined, clipped: 0 };
+  const cap = v[Math.floor(0.95 * (v.length - 1))] * 1e6;
+  const clipped = v.filter((y) => y > cap).length;
+  return clipped ? { range: [Math.log10(v[0]) - 0.2, Math.log10(cap)], clipped, cap } : { range: undefined, clipped: 0 };
+}
 const PLOT_CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
 
 // -- small helpers ---------------------------------------------------------------------------
@@ -138,13 +150,19 @@ function frontTraces(members, opts = {}) {
   return traces;
 }
 
+const BASELINE_KINDS = { taylor: "#1f77b4", minimax: "#2ca02c", pade: "#9467bd", rational: "#8c564b" };
 function baselineTraces(points) {
-  return ["fma", "horner"].map((form, i) => {
-    const b = points.filter((p) => p.form === form && num(p.error) > 0);
-    return { x: b.map((p) => p.ops), y: b.map((p) => num(p.error)), mode: "markers", name: `baselines, ${form} (validation sample)`, meta: "baseline",
-      marker: { symbol: "x-thin-open", size: 9, color: i ? "#2ca02c" : "#1f77b4", line: { width: 2 } }, text: b.map((p) => `${p.name}: ${fmt(p.error)} ULP, ${p.ops} ops`),
-      hovertemplate: "%{text}<extra></extra>" };
-  }).filter((t) => t.x.length);
+  // a colour per kind, a symbol per form (x: fma, +: horner), each labelled by where its error was measured
+  // (exhaustive where `evo baselines --verify` checked it, else the validation sample: a lower bound)
+  const kinds = Object.keys(BASELINE_KINDS).concat([...new Set(points.map((p) => p.kind))].filter((k) => k && !(k in BASELINE_KINDS)));
+  return kinds.flatMap((kind, i) => ["exhaustive", "validation"].map((on) => {
+    const b = points.filter((p) => (p.kind || "baseline") === kind && (p.error_on || "validation") === on && num(p.error) > 0);
+    return { x: b.map((p) => p.ops), y: b.map((p) => num(p.error)), mode: "markers", meta: "baseline",
+      name: `${kind} (${on === "exhaustive" ? "exhaustive" : "validation sample: a lower bound"})`,
+      marker: { symbol: b.map((p) => (p.form === "fma" ? "x-thin-open" : "cross-thin-open")), size: 9,
+        color: BASELINE_KINDS[kind] || seriesColor(i + 4), opacity: on === "exhaustive" ? 1 : 0.6, line: { width: 2 } },
+      text: b.map((p) => `${p.name}: ${fmt(p.error)} ULP (${on}), ${p.ops} ops`), hovertemplate: "%{text}<extra></extra>" };
+  })).filter((t) => t.x.length);
 }
 
 const RunView = {
@@ -154,7 +172,7 @@ const RunView = {
       <div class="stats" id="run-stats"></div><div id="run-problems"></div>
       <div class="grid">
         <div class="card"><b>Front</b> <span class="note" id="front-note"></span><div id="front-plot" class="plot"></div></div>
-        <div class="card"><b>Progress</b> <span class="note">best training-set max error per cost, against evaluations (from eval events)</span><div id="progress-plot" class="plot"></div></div>
+        <div class="card"><b>Progress</b> <span class="note" id="progress-note">best training-set max error per cost, against evaluations (from eval events)</span><div id="progress-plot" class="plot"></div></div>
       </div>
       <h3>Front members <span class="note">click a row or a point for the member's program, errors, lineage and code</span></h3>
       <table id="front-table"><thead><tr><th>id</th><th>cost</th><th>ops</th><th>max error</th><th>train</th><th>validation</th><th>exhaustive</th><th>expression</th></tr></thead><tbody></tbody></table>
@@ -188,8 +206,9 @@ const RunView = {
     $("#front-note").textContent = note || `error on a log scale against ${d.front?.cost_kind === "ops" || !d.front ? "x-dependent op count" : "cost (" + d.front.cost_kind + ")"}`;
     const traces = frontTraces(front).concat(this.baselines ? baselineTraces(this.baselines) : []);
     const key = this.key;
-    plot("front-plot", traces, { uirevision: this.key, yaxis: { type: "log", title: { text: `max error (${d.front?.unit ?? "ulp"})` } },
-      xaxis: { title: { text: d.front?.cost_kind === "ops" || !d.front ? "cost (x-dependent ops)" : `cost (${d.front.cost_kind}, ns/element)` } },
+    const ops = d.front?.cost_kind === "ops" || !d.front;
+    plot("front-plot", traces, { uirevision: this.key, yaxis: { ...LOG, title: { text: `max error (${d.front?.unit ?? "ulp"})` } },
+      xaxis: { title: { text: ops ? "cost (x-dependent ops)" : `cost (${d.front.cost_kind}, ns/element)` }, ...(ops ? { tickformat: "d", dtick: 1 } : {}) },
       shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 1, y1: 1, line: { color: "#999", dash: "dash", width: 1 } }] },
       (ev) => { const p = ev.points[0]; if (p && p.customdata !== undefined) location.hash = memberHref(key, p.customdata); });
     $("#front-table tbody").innerHTML = front.map((m) => `<tr data-id="${m.id}"><td><a href="${memberHref(this.key, m.id)}">#${m.id}</a></td>
@@ -197,10 +216,13 @@ const RunView = {
       <td class="num">${fmt(m.train)}</td><td class="num">${fmt(m.validation)}</td><td class="num">${m.verified ? fmt(m.exhaustive) : "–"}</td>
       <td class="expr">${esc(m.expression)}</td></tr>`).join("") || `<tr><td colspan="8" class="muted">no front.json yet</td></tr>`;
     const last = d.evals || 1;
+    const yr = robustLogRange(d.progress.flatMap((s) => s.error.map(floorLog)));
+    $("#progress-note").textContent = "best training-set max error per cost, against evaluations (from eval events)" +
+      (yr.clipped ? `; ${yr.clipped} point${yr.clipped > 1 ? "s" : ""} above ${fmt(yr.cap)} off the scale` : "");
     plot("progress-plot", d.progress.map((s, i) => ({
       x: s.evals.concat([Math.max(last, s.evals[s.evals.length - 1])]), y: s.error.concat([s.error[s.error.length - 1]]).map(floorLog),
-      mode: "lines", line: { shape: "hv", color: PALETTE[i % PALETTE.length] }, name: `cost ${fmt(s.cost)}`,
-    })), { uirevision: this.key, yaxis: { type: "log", title: { text: "best max error (training set)" } }, xaxis: { type: "log", title: { text: "evaluations" } } });
+      mode: "lines", line: { shape: "hv", color: seriesColor(i) }, name: `cost ${fmt(s.cost)}`,
+    })), { uirevision: this.key, yaxis: { ...LOG, range: yr.range, autorange: !yr.range, title: { text: "best max error (training set)" } }, xaxis: { ...LOG, title: { text: "evaluations" } } });
     plot("rate-plot", [{ x: d.throughput.elapsed, y: d.throughput.rate, mode: "lines", line: { color: "#2457c5" }, name: "evals/s" }],
       { uirevision: this.key, showlegend: false, xaxis: { title: { text: "search time (s)" } }, yaxis: { title: { text: "evals/s" }, rangemode: "tozero" } });
     plot("worker-plot", [{ x: d.workers.map((w) => w.worker), y: d.workers.map((w) => w.evals), type: "bar", marker: { color: "#6b8fd6" },
@@ -258,7 +280,8 @@ const MemberView = {
       d = await api(`/api/member?run=${encodeURIComponent(this.key)}&id=${encodeURIComponent(this.id)}`);
     } catch (e) {
       $("#member-problem").innerHTML = problemsHtml([e.message]);
-      return;
+      if (!this.curveLoaded) $("#curve-note").textContent = e.status === 404 ? "no error curve: no such member" : "error curve: waiting for the member";
+      throw e;  // tick() says what the page's state is (not found: polling stops)
     }
     $("#member-problem").innerHTML = "";
     $("#where").textContent = `${d.run} / #${d.id}`;
@@ -318,13 +341,13 @@ const CompareView = {
     const d = await api("/api/compare?" + this.keys.map((k) => "run=" + encodeURIComponent(k)).join("&"));
     const traces = [];
     d.runs.forEach((r, i) => {
-      const color = PALETTE[i % PALETTE.length];
+      const color = seriesColor(i);
       const pts = (r.members || []).filter((m) => Number.isFinite(num(m.error)));
       traces.push({ x: pts.map((m) => m.cost), y: pts.map((m) => floorLog(m.error)), customdata: pts.map((m) => m.id), mode: "lines+markers", name: r.key, meta: "front",
         line: { shape: "hv", color, width: 1.5 }, marker: { color, size: pts.map((m) => (m.verified ? 12 : 7)), symbol: pts.map((m) => (m.verified ? "star" : "circle")) },
         text: pts.map((m) => `${esc(r.key)} #${m.id}: ${fmt(m.error)} (${m.error_on}), ${m.ops} ops`), hovertemplate: "%{text}<extra></extra>" });
     });
-    plot("compare-plot", traces, { uirevision: this.keys.join(","), yaxis: { type: "log", title: { text: "max error (ULP; stars: verified on every float32)" } }, xaxis: { title: { text: "cost" } } });
+    plot("compare-plot", traces, { uirevision: this.keys.join(","), yaxis: { ...LOG, title: { text: "max error (ULP; stars: verified on every float32)" } }, xaxis: { title: { text: "cost" } } });
     $("#compare-table tbody").innerHTML = d.runs.map((r) => `<tr><td><a href="${runHref(r.key)}">${esc(r.key)}</a></td><td>${esc(r.expr ?? "–")}</td><td>${interval(r.interval)}</td>
       <td>${r.status ? badge(r.status) : ""}</td><td class="num">${fmtInt(r.evals)}</td><td class="num">${(r.members || []).length}</td><td>${esc(r.problem || r.error || "")}</td></tr>`).join("");
   },
@@ -353,11 +376,12 @@ function route() {
   } else {
     current = RunsView; RunsView.mount(root);
   }
+  current.gone = false;
   tick(true);
 }
 
 async function tick(force = false) {
-  if (busy || (!force && document.hidden)) return;
+  if (busy || current.gone || (!force && document.hidden)) return;
   busy = true;
   const view = current;
   try {
@@ -367,10 +391,15 @@ async function tick(force = false) {
     $("#view-error").innerHTML = "";
     $("#live").textContent = "live"; $("#live").className = "";
   } catch (e) {
-    failures += 1;
-    if (view !== MemberView) $("#view-error").innerHTML = problemsHtml([e.message]);
-    $("#live").textContent = failures > 2 ? "server not answering" : "retrying…"; $("#live").className = "stale";
-    console.warn(e);
+    if (view !== MemberView) $("#view-error").innerHTML = problemsHtml([e.status === 404 ? e.message + " (reload the page to look again)" : e.message]);
+    if (e.status === 404) {
+      view.gone = true;  // the server answered: what the page shows is not there, and polling stops
+      $("#live").textContent = "not found"; $("#live").className = "stale";
+    } else {
+      failures += 1;
+      $("#live").textContent = failures > 2 ? "server not answering" : "retrying…"; $("#live").className = "stale";
+      console.warn(e);
+    }
   } finally {
     busy = false;
   }
