@@ -125,3 +125,27 @@ def test_the_c_form_written_by_evo_lib_agrees_with_jax_on_every_input(fmt, evo_c
         want = np.asarray(getattr(module, name)(bits.view(dtype))).view(np.uint16)
         nan = np.isnan(want.view(dtype).astype(np.float32))
         assert np.array_equal(out[~nan], want[~nan]) and np.isnan(out[nan].view(dtype).astype(np.float32)).all(), name
+
+
+@pytest.mark.parametrize("fmt", list(MODULES))
+def test_the_numpy_form_gives_the_jax_forms_bits_on_every_input(fmt, evo_cmd, tmp_path):
+    import importlib.util
+
+    r = subprocess.run([*evo_cmd, "lib", "--lang", "numpy", "--format", fmt, "-o", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    path = next(tmp_path.glob("evo_math_*.py"))
+    spec = importlib.util.spec_from_file_location("evo_small_numpy", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    module, dtype = MODULES[fmt]
+    every = np.arange(1 << 16, dtype=np.uint16).view(dtype)
+    for name in REFERENCE:
+        got, want = np.asarray(getattr(mod, name)(every)), np.asarray(getattr(module, name)(every))
+        assert got.dtype == want.dtype == np.dtype(dtype)
+        nan = np.isnan(want.astype(np.float32))
+        assert np.array_equal(got.view(np.uint16)[~nan], want.view(np.uint16)[~nan]), name
+        assert np.isnan(got[nan].astype(np.float32)).all()
+    bad = subprocess.run([*evo_cmd, "lib", "--lang", "numpy", "-o", str(tmp_path)], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "--lang numpy is offered with --format bfloat16 or float16" in bad.stderr

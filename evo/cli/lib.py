@@ -11,8 +11,9 @@ from ..lib.catalog import c_library, catalog, jax_package, pick
 
 
 @click.command()
-@click.option("--lang", type=click.Choice(["c", "jax"]), required=True,
-              help="c: a header and a source (scalar and array forms); jax: a native JAX package (= evo.lib.jax).")
+@click.option("--lang", type=click.Choice(["c", "jax", "numpy"]), required=True,
+              help="c: a header and a source (scalar and array forms); jax: a native JAX package (= evo.lib.jax); "
+                   "numpy: a NumPy module (--format bfloat16 or float16 only).")
 @click.option("--output", "-o", type=click.Path(file_okay=False), required=True, help="Directory to write into.")
 @click.option("--funcs", metavar="LIST", help="Comma list of functions (default: all: exp2, exp, log2, log).")
 @click.option("--stem", default="evo_math", show_default=True, help="C: the file names' stem.")
@@ -27,6 +28,8 @@ def lib(lang: str, output: str, funcs: str | None, stem: str, number_format: str
         functions = pick(small_catalog(number_format), funcs)
         files = small_files(functions, lang, stem)
     else:
+        if lang == "numpy":
+            raise EvoError("--lang numpy is offered with --format bfloat16 or float16 (float32: evo export --lang numpy)")
         functions = pick(catalog(), funcs)
         files = c_library(functions, stem) if lang == "c" else jax_package(functions)
     out = Path(output)

@@ -86,7 +86,7 @@ def _reduce_source(fn: SmallFunction) -> str:
             f"    s = x * np.float32({hi!r})\n"
             "    magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0\n"
             "    t = s + magic\n"
-            f"    return x * np.float32({lo!r}) + (s - (t - magic)), t\n")
+            f"    return _fma(x, np.float32({lo!r}), s - (t - magic)), t\n")
 
 
 def overflow_from(fn: SmallFunction) -> float:
@@ -109,6 +109,13 @@ def _f2i(v):
 
 def _i2f(i):
     return lax.bitcast_convert_type(i, jnp.float32)
+
+
+def _contracted(a, b, c):
+    return a * b + c   # XLA contracts it into one fused multiply-add
+
+
+_fma = _contracted
 '''
 
 # y * 2^k, k in t's low bits: the exponent field gets k added (exact while the result is a
@@ -145,32 +152,77 @@ def _rebuild_{name}(x, y, e):
 # integer (by adding MAGIC, in float32, where it is normal): bfloat16 bits m mean
 # m * 2^(emin - bits) for every m < 2^(bits+1), and they are float32's top 16 bits.
 _SUBNORMAL = '''    scale = _i2f((_f2i(t) + ({bits} - {emin} + 127 - 0x4B400000)) << 23)   # 2^(k + bits - emin); k >= -160
-    m = _f2i(y * scale + lax.optimization_barrier(MAGIC))     # MAGIC's bits + m; << 16 drops MAGIC's
+    m = _f2i(_fma(y, scale, lax.optimization_barrier(MAGIC)))     # MAGIC's bits + m; << 16 drops MAGIC's
     bits = jnp.where(t <= MAGIC + np.float32({emin}), m << 16, bits)
 '''
 
 
-def module_source(functions: list[SmallFunction], doc: str) -> str:
+def module_source(functions: list[SmallFunction], doc: str, lang: str = "jax") -> str:
     """One module with a function per SmallFunction (all of one format), e.g. `exp2(x)`, for
-    arrays of that format (other dtypes are cast to it), each jitted and differentiable."""
+    arrays of that format (other dtypes are cast to it). JAX: each jitted and differentiable;
+    NumPy (lang "numpy"): the same steps on numpy arrays (ml_dtypes for bfloat16), the kernel
+    with an exact fma (XLA contracts a * b + c into one), so both give the same bits."""
     fmts = {f.format for f in functions}
     assert len(fmts) == 1, fmts
     fmt = FORMATS[fmts.pop()]
-    dtype = "jnp.bfloat16" if fmt.name == "bfloat16" else "jnp.float16"
+    jax_form = lang == "jax"
+    dtype = ("jnp." if jax_form else ("ml_dtypes." if fmt.name == "bfloat16" else "np.")) + fmt.name
     parts = [f'"""{doc}"""\nfrom __future__ import annotations\n',
-             "import jax\nimport jax.numpy as jnp\nimport numpy as np\nfrom jax import lax\n", _COMMON]
+             "import jax\nimport jax.numpy as jnp\nimport numpy as np\nfrom jax import lax\n" if jax_form
+             else "import ml_dtypes\nimport numpy as np\n", _COMMON if jax_form else _NUMPY_COMMON + _COMMON]
     for fn in functions:
         name = fn.function
-        kernel = kernel_body(fn.program).replace("def _kernel(x):", f"def _kernel_{name}(x):")
+        if jax_form:
+            kernel = kernel_body(fn.program).replace("def _kernel(x):", f"def _kernel_{name}(x):")
+        else:
+            from .python import _impl_block, _kernel_body
+
+            impl = _impl_block(fn.program, "numpy", {"fma"})    # the op table's exact float32 ops
+            if impl not in parts:
+                parts.append(impl)
+            kernel = _kernel_body(fn.program, "numpy").replace("def _kernel(x):", f"def _kernel_{name}(x):")
         kernel = kernel.replace(" = _K\n", f" = _K_{name}\n")
+        template = _PUBLIC if jax_form else _PUBLIC_NUMPY
         parts += [_constants(fn.program).replace("_K = ", f"_K_{name} = "), kernel,
                   f"def _reduce_{name}(x):\n    \"\"\"The exact reduction.\"\"\"\n{_reduce_source(fn)}",
                   _rebuild_source(fn, dtype),
-                  _PUBLIC.format(name=name, dtype=dtype, bits=fmt.bits, emin=fmt.emin, fmt=fmt.name,
-                                 deriv=DERIVATIVE[name], exceptions=_exception_source(fn),
-                                 source=fn.source)]
+                  template.format(name=name, dtype=dtype, bits=fmt.bits, emin=fmt.emin, fmt=fmt.name,
+                                  deriv=DERIVATIVE[name], exceptions=_exception_source(fn), source=fn.source)]
+    if not jax_form:
+        parts.append("_fma = fmaf\n")
     parts.append(f"__all__ = {[fn.function for fn in functions]!r}\n")
     return "\n\n".join(p.strip("\n") + "\n" for p in parts)
+
+
+# The NumPy form runs the JAX form's text on numpy: `jnp` is numpy, and `lax` the two calls made.
+_NUMPY_COMMON = '''
+jnp = np
+
+
+class lax:  # noqa: N801 - the jax.lax calls of the JAX form, on numpy arrays
+    @staticmethod
+    def bitcast_convert_type(v, dtype):
+        return np.asarray(v).view(dtype)
+
+    @staticmethod
+    def optimization_barrier(v):
+        return v
+'''
+
+_PUBLIC_NUMPY = '''
+def _{name}_f(x):
+    x32 = x.astype(np.float32)
+    r, t = _reduce_{name}(x32)
+    y = _kernel_{name}(r)
+{exceptions}    return _rebuild_{name}(x32, y, t)
+
+
+def {name}(x):
+    """{fmt} {name}(x), correctly rounded on every {fmt} input (its kernel: {source}).
+    The input is cast to {fmt} first; the result is a {fmt} array."""
+    with np.errstate(all="ignore"):   # NaN and overflow lanes, selected away
+        return _{name}_f(np.atleast_1d(np.asarray(x).astype({dtype}))).reshape(np.shape(x))
+'''
 
 
 _PUBLIC = '''
@@ -210,7 +262,7 @@ def _rebuild_source(fn: SmallFunction, dtype: str) -> str:
         return _LOG_REBUILD.format(name=fn.function, dtype=dtype, combine="e + y")
     if fn.function == "log":
         return _LOG_REBUILD.format(name=fn.function, dtype=dtype,
-                                   combine=f"e * np.float32({LN2_HI!r}) + (e * np.float32({LN2_LO!r}) + y)")
+                                   combine=f"_fma(e, np.float32({LN2_HI!r}), _fma(e, np.float32({LN2_LO!r}), y))")
     sub = _SUBNORMAL.format(bits=f.bits, emin=f.emin, dtype=dtype) if f.emin <= -126 else ""
     return _REBUILD.format(name=fn.function, dtype=dtype, subnormal=sub, overflow=overflow_from(fn))
 

@@ -156,15 +156,16 @@ def _described(e: dict) -> str:
 
 
 def small_files(functions: list[SmallFunction], lang: str, stem: str) -> dict[str, str]:
-    """lang c: {stem}_{bf16|f16}.h and .c; lang jax: the module evo.lib.jax.<format>."""
+    """lang c: {stem}_{bf16|f16}.h and .c; jax: the module evo.lib.jax.<format>; numpy: the
+    same functions on numpy arrays, {stem}_{bf16|f16}.py."""
     from ..codegen.small_c import SUFFIX, c_name, c_source
 
     fmt = functions[0].format
     doc = (f"evo's {fmt} functions, correctly rounded on every one of the 65,536 {fmt} inputs:\n"
            + "\n".join(f"{f.function}: {f.source}" for f in functions) + "\n")
-    if lang == "jax":
-        return {f"{fmt}.py": module_source(functions, doc)}
     name = f"{stem}_{SUFFIX[fmt]}"
+    if lang in ("jax", "numpy"):
+        return {f"{fmt}.py" if lang == "jax" else f"{name}.py": module_source(functions, doc, lang)}
     protos = "".join(f"uint16_t {c_name(f)}(uint16_t x);\nvoid {c_name(f)}_array(const uint16_t *x, uint16_t *y, "
                      "size_t n);\n" for f in functions)
     header = (f"/* {doc} */\n#ifndef {name.upper()}_H\n#define {name.upper()}_H\n#include <stddef.h>\n"

@@ -24,6 +24,13 @@ def _i2f(i):
     return lax.bitcast_convert_type(i, jnp.float32)
 
 
+def _contracted(a, b, c):
+    return a * b + c   # XLA contracts it into one fused multiply-add
+
+
+_fma = _contracted
+
+
 _K_exp2 = (
     np.float32(float.fromhex("-0x1.f55478p-1")),  # c1 = -0.9791601
     np.float32(float.fromhex("0x1.0ab796p+2")),  # c2 = 4.167455
@@ -52,7 +59,7 @@ def _reduce_exp2(x):
 def _rebuild_exp2(x, y, t):
     bits = _f2i(y) + (_f2i(t) << 23)
     scale = _i2f((_f2i(t) + (7 - -126 + 127 - 0x4B400000)) << 23)   # 2^(k + bits - emin); k >= -160
-    m = _f2i(y * scale + lax.optimization_barrier(MAGIC))     # MAGIC's bits + m; << 16 drops MAGIC's
+    m = _f2i(_fma(y, scale, lax.optimization_barrier(MAGIC)))     # MAGIC's bits + m; << 16 drops MAGIC's
     bits = jnp.where(t <= MAGIC + np.float32(-126), m << 16, bits)
     out = jnp.where(x >= np.float32(128.0), np.float32(np.inf), _i2f(bits))
     return jnp.where(x != x, x, out).astype(jnp.bfloat16)
@@ -109,13 +116,13 @@ def _reduce_exp(x):
     s = x * np.float32(1.44268798828125)
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0
     t = s + magic
-    return x * np.float32(7.052607543300837e-06) + (s - (t - magic)), t
+    return _fma(x, np.float32(7.052607543300837e-06), s - (t - magic)), t
 
 
 def _rebuild_exp(x, y, t):
     bits = _f2i(y) + (_f2i(t) << 23)
     scale = _i2f((_f2i(t) + (7 - -126 + 127 - 0x4B400000)) << 23)   # 2^(k + bits - emin); k >= -160
-    m = _f2i(y * scale + lax.optimization_barrier(MAGIC))     # MAGIC's bits + m; << 16 drops MAGIC's
+    m = _f2i(_fma(y, scale, lax.optimization_barrier(MAGIC)))     # MAGIC's bits + m; << 16 drops MAGIC's
     bits = jnp.where(t <= MAGIC + np.float32(-126), m << 16, bits)
     out = jnp.where(x >= np.float32(89.0), np.float32(np.inf), _i2f(bits))
     return jnp.where(x != x, x, out).astype(jnp.bfloat16)
@@ -243,7 +250,7 @@ def _reduce_log(x):
 
 def _rebuild_log(x, y, e):
     i = _f2i(x)
-    out = e * np.float32(0.693145751953125) + (e * np.float32(1.4286068e-06) + y)
+    out = _fma(e, np.float32(0.693145751953125), _fma(e, np.float32(1.4286068e-06), y))
     out = jnp.where(i >= 0x7F800000, x, out)          # +inf, NaN
     out = jnp.where(i < 0, np.float32(np.nan), out)   # negative (-0 is caught next)
     return jnp.where((i & 0x7FFFFFFF) == 0, np.float32(-np.inf), out).astype(jnp.bfloat16)

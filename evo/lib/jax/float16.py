@@ -24,6 +24,13 @@ def _i2f(i):
     return lax.bitcast_convert_type(i, jnp.float32)
 
 
+def _contracted(a, b, c):
+    return a * b + c   # XLA contracts it into one fused multiply-add
+
+
+_fma = _contracted
+
+
 _K_exp2 = (
     np.float32(float.fromhex("0x1.7ec93ap-10")),  # c1 = 0.0014602129
     np.float32(float.fromhex("0x1.39c646p-7")),  # c2 = 0.009575638
@@ -111,7 +118,7 @@ def _reduce_exp(x):
     s = x * np.float32(1.442626953125)
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0
     t = s + magic
-    return x * np.float32(6.808776379330084e-05) + (s - (t - magic)), t
+    return _fma(x, np.float32(6.808776379330084e-05), s - (t - magic)), t
 
 
 def _rebuild_exp(x, y, t):
@@ -255,7 +262,7 @@ def _reduce_log(x):
 
 def _rebuild_log(x, y, e):
     i = _f2i(x)
-    out = e * np.float32(0.693145751953125) + (e * np.float32(1.4286068e-06) + y)
+    out = _fma(e, np.float32(0.693145751953125), _fma(e, np.float32(1.4286068e-06), y))
     out = jnp.where(i >= 0x7F800000, x, out)          # +inf, NaN
     out = jnp.where(i < 0, np.float32(np.nan), out)   # negative (-0 is caught next)
     return jnp.where((i & 0x7FFFFFFF) == 0, np.float32(-np.inf), out).astype(jnp.float16)
