@@ -13,7 +13,7 @@ from ..errors import EvoError
 from ._common import print_json
 from .bench_jax import side_by_side
 
-BUILTINS = {"exp2": "exp2", "exp": "exp", "log2": "log2", "log": "log"}
+BUILTINS = {"exp2": "jnp.exp2", "exp": "jnp.exp", "log2": "jnp.log2", "log": "jnp.log", "sigmoid": "jax.nn.sigmoid"}
 
 
 def rows(n: int, repeats: int, formats: list[str]) -> list[dict]:
@@ -31,7 +31,8 @@ def rows(n: int, repeats: int, formats: list[str]) -> list[dict]:
         lib = importlib.import_module(f"evo.lib.jax.{fmt}")
         f = FORMATS[fmt]
         for name in lib.__all__:
-            ours, theirs = getattr(lib, name), jax.jit(getattr(jnp, BUILTINS[name]))
+            module, attr = BUILTINS[name].rsplit(".", 1)
+            ours, theirs = getattr(lib, name), jax.jit(getattr(jnp if module == "jnp" else jax.nn, attr))
             hi = 15.0 if fmt == "float16" else 80.0     # results mostly finite and nonzero
             if name.startswith("log"):
                 u, inputs = np.exp2(rng.uniform(-hi, hi, n)), f"2^U(-{hi:g}, {hi:g})"

@@ -62,7 +62,19 @@ _EXP = """uint16_t {fn}(uint16_t in) {{
 {subnormal}    float out = evo_u2f((uint32_t)bits);
     if (x >= {overflow}f) out = INFINITY;
     if (x != x) out = x;
-    return evo_to_{sfx}(out);
+{fixes}    return evo_to_{sfx}(out);
+}}
+"""
+
+_SIGMOID = """uint16_t {fn}(uint16_t in) {{
+    const float x = evo_from_{sfx}(in), magic = 12582912.0f, z = -fabsf(x);
+    const float xc = z > -{clip}f ? z : -{clip}f;
+{reduce}    float y = {kernel}(r);
+{exceptions}    int32_t bits = evo_f2i(y) + (int32_t)((uint32_t)evo_f2i(t) << 23);
+{subnormal}    const float e = evo_u2f((uint32_t)bits);
+    float out = (x >= 0 ? 1.0f : e) / (1.0f + e);
+{tiny}    if (x != x) out = x;
+{fixes}    return evo_to_{sfx}(out);
 }}
 """
 
@@ -86,7 +98,7 @@ _LOG = """uint16_t {fn}(uint16_t in) {{
     if (i0 >= 0x7F800000) out = x;
     if (i0 < 0) out = NAN;
     if ((i0 & 0x7FFFFFFF) == 0) out = -INFINITY;
-    return evo_to_{sfx}(out);
+{fixes}    return evo_to_{sfx}(out);
 }}
 """
 
@@ -111,18 +123,24 @@ def _function(fn: SmallFunction) -> str:
     f, name, sfx = fn.fmt, c_name(fn), SUFFIX[fn.format]
     kernel = f"{name}_kernel"
     exceptions = "".join(f"    if (r == {float(r)!r}f) y = {float(y)!r}f;   /* hard case */\n" for r, y in fn.exceptions)
+    fixes = "".join(f"    if (x == {float(v)!r}f) out = {float(c)!r}f;   /* hard input */\n" for v, c in fn.fixes)
     parts = [c_function(fn.program, kernel, static=True)]
-    if fn.function in ("exp2", "exp"):
+    if fn.function in ("exp2", "exp", "sigmoid"):
         hi, lo = log2e_split(f)
         reduce = _EXP2_REDUCE if fn.function == "exp2" else _EXP_REDUCE.format(hi=repr(hi), lo=repr(lo))
         sub = _SUBNORMAL.format(bits=f.bits, emin=f.emin) if f.emin <= -126 else ""
         lim = clip(f) if fn.function == "exp2" else clip(f) / 1.4426950408889634
-        parts.append(_EXP.format(fn=name, sfx=sfx, clip=repr(float(lim)), reduce=reduce, kernel=kernel,
-                                 exceptions=exceptions, subnormal=sub, overflow=repr(overflow_from(fn))))
+        if fn.function == "sigmoid":
+            tiny = f"    if (t <= magic + ({f.emin}) && x < 0) out = e;\n" if sub else ""
+            parts.append(_SIGMOID.format(fn=name, sfx=sfx, clip=repr(float(lim)), reduce=reduce, kernel=kernel,
+                                         exceptions=exceptions, subnormal=sub, tiny=tiny, fixes=fixes))
+        else:
+            parts.append(_EXP.format(fn=name, sfx=sfx, clip=repr(float(lim)), reduce=reduce, kernel=kernel,
+                                     exceptions=exceptions, subnormal=sub, overflow=repr(overflow_from(fn)), fixes=fixes))
     else:
         combine = "e + y" if fn.function == "log2" else f"fmaf(e, {LN2_HI!r}f, fmaf(e, {LN2_LO!r}f, y))"
         parts.append(_LOG.format(fn=name, sfx=sfx, sqrt_half=SQRT_HALF_BITS, kernel=kernel, exceptions=exceptions,
-                                 combine=combine))
+                                 combine=combine, fixes=fixes))
     parts.append(f"void {name}_array(const uint16_t *x, uint16_t *y, size_t n) {{\n"
                  f"    for (size_t i = 0; i < n; i++) y[i] = {name}(x[i]);\n}}\n")
     typed = (("defined(__FLT16_MAX__)", "_Float16", "h") if fn.format == "float16"

@@ -21,7 +21,7 @@ inputs NaN, and a subnormal input is read by its bits (XLA on CPU reads it as 0)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,9 +29,10 @@ from ..core.formats import FORMATS, Format
 from ..core.ir import Program
 from .jax_native import _constants, kernel_body
 
-FUNCTIONS = ("exp2", "exp", "log2", "log")
+FUNCTIONS = ("exp2", "exp", "log2", "log", "sigmoid")
 KERNEL_INTERVAL = {"exp2": (-0.5, 0.5), "exp": (-0.5, 0.5), "log2": (0.7071068, 1.4142136),
-                   "log": (0.7071068, 1.4142136)}
+                   "log": (0.7071068, 1.4142136), "sigmoid": (-0.5, 0.5)}
+EXP_LIKE = ("exp", "sigmoid")      # reduced as e^z is (sigmoid: z = -|x|), the kernel 2^r
 SQRT_HALF_BITS = 0x3F3504F3        # float32 sqrt(1/2): m = x / 2^e in [sqrt(1/2), sqrt 2)
 LN2_HI, LN2_LO = 0.693145751953125, 1.4286068e-06    # ln 2 = hi + lo, hi of 16 bits: e * hi exact
 
@@ -60,6 +61,9 @@ class SmallFunction:
     # (r, y): reduced arguments whose exact result lies within float32's own rounding of a
     # rounding boundary, and the kernel value that rounds correctly there (each a select)
     exceptions: tuple[tuple[float, float], ...] = ()
+    # (x, result): inputs still misrounded by the float32 steps after the kernel, and their
+    # correctly rounded results (each a select)
+    fixes: tuple[tuple[float, float], ...] = ()
 
     @property
     def fmt(self) -> Format:
@@ -75,6 +79,8 @@ def _reduce_source(fn: SmallFunction) -> str:
     k = round(x * scale); for the logs, the exponent e (float32) of x = m * 2^e."""
     if fn.function in ("log2", "log"):
         return _LOG_REDUCE
+    if fn.function == "sigmoid":      # e^z, z = -|x| <= 0
+        return "    x = -jnp.abs(x)\n" + _reduce_source(replace(fn, function="exp"))
     if fn.function == "exp2":
         return (f"    x = jnp.maximum(x, -{clip(fn.fmt)})   # above: the overflow select\n"
                 "    magic = lax.optimization_barrier(MAGIC)   # or XLA folds x - ((x + M) - M) to 0\n"
@@ -126,7 +132,7 @@ _REBUILD = '''
 def _rebuild_{name}(x, y, t):
     bits = _f2i(y) + (_f2i(t) << 23)
 {subnormal}    out = jnp.where(x >= np.float32({overflow!r}), np.float32(np.inf), _i2f(bits))
-    return jnp.where(x != x, x, out).astype({dtype})
+    return jnp.where(x != x, x, out)
 '''
 
 # The logs read x by its bits (a subnormal input, which XLA on CPU reads as 0, by the bits
@@ -144,7 +150,7 @@ def _rebuild_{name}(x, y, e):
     out = {combine}
     out = jnp.where(i >= 0x7F800000, x, out)          # +inf, NaN
     out = jnp.where(i < 0, np.float32(np.nan), out)   # negative (-0 is caught next)
-    return jnp.where((i & 0x7FFFFFFF) == 0, np.float32(-np.inf), out).astype({dtype})
+    return jnp.where((i & 0x7FFFFFFF) == 0, np.float32(-np.inf), out)
 '''
 
 # bfloat16's subnormals are float32's, which XLA on CPU flushes in arithmetic: below
@@ -187,7 +193,8 @@ def module_source(functions: list[SmallFunction], doc: str, lang: str = "jax") -
                   f"def _reduce_{name}(x):\n    \"\"\"The exact reduction.\"\"\"\n{_reduce_source(fn)}",
                   _rebuild_source(fn, dtype),
                   template.format(name=name, dtype=dtype, bits=fmt.bits, emin=fmt.emin, fmt=fmt.name,
-                                  deriv=DERIVATIVE[name], exceptions=_exception_source(fn), source=fn.source)]
+                                  deriv=DERIVATIVE[name], exceptions=_exception_source(fn), fixes=_fix_source(fn),
+                                  source=fn.source)]
     if not jax_form:
         parts.append("_fma = fmaf\n")
     parts.append(f"__all__ = {[fn.function for fn in functions]!r}\n")
@@ -214,7 +221,8 @@ def _{name}_f(x):
     x32 = x.astype(np.float32)
     r, t = _reduce_{name}(x32)
     y = _kernel_{name}(r)
-{exceptions}    return _rebuild_{name}(x32, y, t)
+{exceptions}    out = _rebuild_{name}(x32, y, t)
+{fixes}    return out.astype({dtype})
 
 
 def {name}(x):
@@ -231,7 +239,8 @@ def _{name}_f(x):
     x32 = x.astype(jnp.float32)
     r, t = _reduce_{name}(x32)
     y = _kernel_{name}(r)
-{exceptions}    return _rebuild_{name}(x32, y, t)
+{exceptions}    out = _rebuild_{name}(x32, y, t)
+{fixes}    return out.astype({dtype})
 
 
 @_{name}_f.defjvp
@@ -253,11 +262,27 @@ def {name}(x):
 
 
 DERIVATIVE = {"exp2": "y.astype(jnp.float32) * np.float32(0.6931472)", "exp": "y.astype(jnp.float32)",
-              "log2": "np.float32(1.442695) / x.astype(jnp.float32)", "log": "1 / x.astype(jnp.float32)"}
+              "log2": "np.float32(1.442695) / x.astype(jnp.float32)", "log": "1 / x.astype(jnp.float32)",
+              "sigmoid": "y.astype(jnp.float32) * (1 - y.astype(jnp.float32))"}
+
+
+_SIGMOID_REBUILD = '''
+def _rebuild_{name}(x, y, t):
+    """E = e^-|x| = y * 2^k; sigmoid = 1 / (1 + E) for x >= 0, E / (1 + E) below. Where the
+    result is subnormal (bfloat16, x < -87) it is e^x's rounding, built from the bits."""
+    bits = _f2i(y) + (_f2i(t) << 23)
+{subnormal}    e = _i2f(bits)
+    out = jnp.where(x >= 0, np.float32(1), e) / (np.float32(1) + e)
+{tiny}    return jnp.where(x != x, x, out)
+'''
 
 
 def _rebuild_source(fn: SmallFunction, dtype: str) -> str:
     f = fn.fmt
+    if fn.function == "sigmoid":
+        sub = _SUBNORMAL.format(bits=f.bits, emin=f.emin, dtype=dtype) if f.emin <= -126 else ""
+        tiny = (f"    out = jnp.where((t <= MAGIC + np.float32({f.emin})) & (x < 0), e, out)\n" if sub else "")
+        return _SIGMOID_REBUILD.format(name=fn.function, dtype=dtype, subnormal=sub, tiny=tiny)
     if fn.function == "log2":
         return _LOG_REBUILD.format(name=fn.function, dtype=dtype, combine="e + y")
     if fn.function == "log":
@@ -270,3 +295,8 @@ def _rebuild_source(fn: SmallFunction, dtype: str) -> str:
 def _exception_source(fn: SmallFunction) -> str:
     return "".join(f"    y = jnp.where(r == np.float32({r!r}), np.float32({y!r}), y)   # hard case\n"
                    for r, y in fn.exceptions)
+
+
+def _fix_source(fn: SmallFunction) -> str:
+    return "".join(f"    out = jnp.where(x32 == np.float32({x!r}), np.float32({c!r}), out)   # hard input\n"
+                   for x, c in fn.fixes)

@@ -39,13 +39,37 @@ def kernel_targets(fn: SmallFunction) -> tuple[np.ndarray, np.ndarray, np.ndarra
     module = load_module([fn])
     r, aux = (np.asarray(v) for v in jax.jit(getattr(module, f"_reduce_{fn.function}"))(x[use]))
     below, above = fmt.gaps(c[use])
+    if fn.function == "sigmoid":
+        return _rows(r, *_sigmoid_intervals(x[use], c[use], below, above, aux, module, fmt))
     if fn.function in ("exp2", "exp"):
         scale = np.ldexp(1.0, -(aux.astype(np.float64) - float(module.MAGIC)).astype(np.int64))
         ck, below, above = c[use] * scale, below * scale, above * scale
     else:
         ck = c[use] - aux.astype(np.float64) * (1.0 if fn.function == "log2" else math.log(2))
-    rows = np.unique(np.stack([r.astype(np.float64), ck, below, above]), axis=1)
+    return _rows(r, ck, below, above)
+
+
+def _rows(r: np.ndarray, c: np.ndarray, below: np.ndarray, above: np.ndarray):
+    rows = np.unique(np.stack([r.astype(np.float64), c, below, above]), axis=1)
     return rows[0].astype(np.float32), rows[1], rows[2], rows[3]
+
+
+def _sigmoid_intervals(x, c, below, above, t, module, fmt: Format):
+    """The kernel's interval for each input of sigmoid: the result rounds to c when it lies in
+    (c - below/2, c + above/2); through 1 / (1 + E) (x >= 0) or E / (1 + E) (x < 0) that is an
+    interval of E = e^-|x|, and of K(r) = E / 2^k. Where the result is subnormal (x < -87 in
+    bfloat16), E itself is rounded: c's own interval. As (centre, width, width)."""
+    a, b = c - below / 2, c + above / 2
+    k = (t.astype(np.float64) - float(module.MAGIC)).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.where(x >= 0, 1 / b - 1, a / (1 - a))
+        hi = np.where(x >= 0, 1 / a - 1, b / (1 - b))
+    tiny = (k <= fmt.emin) & (x < 0) if fmt.emin <= -126 else np.zeros(x.size, bool)
+    lo, hi = np.where(tiny, a, lo), np.where(tiny, b, hi)
+    hi = np.where(np.isfinite(hi), hi, np.finfo(np.float64).max / 4)
+    scale = np.ldexp(1.0, -k)
+    lo, hi = lo * scale, hi * scale
+    return (lo + hi) / 2, hi - lo, hi - lo
 
 
 def fit_small(fn: SmallFunction, max_exceptions: int = 4) -> tuple[SmallFunction, float]:
@@ -73,7 +97,9 @@ def fit_small(fn: SmallFunction, max_exceptions: int = 4) -> tuple[SmallFunction
 
 def _value_inside(c: np.ndarray, below: np.ndarray, above: np.ndarray) -> float | None:
     """A float32 strictly inside every row's rounding interval (c - below/2, c + above/2)."""
-    for v in np.unique(c.astype(np.float32)):
+    with np.errstate(over="ignore"):
+        values = np.unique(c.astype(np.float32))
+    for v in values:
         d = np.where(v >= c, (v - c) / above, (c - v) / below)
         if np.all(d < 0.5):
             return float(v)
@@ -140,7 +166,8 @@ def small_catalog(fmt: str, path: Path = SMALL_CATALOG) -> list[SmallFunction]:
     try:
         entries = json.loads(path.read_text())["functions"]
         out = [SmallFunction(e["function"], e["format"], from_dict(e["program"]), _described(e),
-                             tuple((float(r), float(y)) for r, y in e.get("exceptions", [])))
+                             tuple((float(r), float(y)) for r, y in e.get("exceptions", [])),
+                             tuple((float(x), float(c)) for x, c in e.get("fixes", [])))
                for e in entries if e["format"] == fmt]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise EvoError(f"{path}: not a small-format catalog ({type(e).__name__})") from None
@@ -150,6 +177,7 @@ def small_catalog(fmt: str, path: Path = SMALL_CATALOG) -> list[SmallFunction]:
 def _described(e: dict) -> str:
     where = f"member {e['member']} of {e['front']}" if e.get("front") else e["found_by"]
     hard = f", {len(e['exceptions'])} hard cases by select" if e.get("exceptions") else ""
+    hard += f", {len(e['fixes'])} hard inputs by select" if e.get("fixes") else ""
     c = f"; its C form {e['c_check']['misrounded']} misrounded" if e.get("c_check") else ""
     return (f"{e['ops']}-op kernel ({where}{hard}); {e['check']['misrounded']} of {e['check']['inputs']:,} "
             f"misrounded under jax.jit on the CPU{c}, every input checked")
