@@ -25,7 +25,8 @@ from ..core.interp import evaluate
 from ..core.ir import Program
 from ..core.scoring import PointSet
 from .config import FitConfig
-from .lm import _weighted, fit_float64
+from .lm import fit_float64, weighted
+from .native import native, tape
 
 
 def round_in_turn(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: FitConfig) -> np.ndarray:
@@ -36,7 +37,7 @@ def round_in_turn(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: 
     # Each re-fit starts at the optimum moved by one rounding: a few steps suffice.
     refit = replace(cfg, lm_iters=cfg.round_lm_iters, minimax_iters=cfg.round_minimax_iters)
     while free.any():
-        _, jac = _weighted(p, x, v, w, c)
+        _, jac = weighted(p, x, v, w, c, cfg)
         with np.errstate(all="ignore"):
             half_ulp = np.spacing(np.abs(c).astype(np.float32)).astype(np.float64) / 2
             damage = np.where(free > 0, np.nan_to_num(np.abs(jac).max(axis=1) * half_ulp, nan=np.inf), -1.0)
@@ -86,7 +87,11 @@ def fit_errors(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, weight
     errors(y, points) -> per-point error, under the scorer's metric, of outputs y
     at x[points].
     """
+    nat, t = (native(), tape(p)) if cfg.native else (None, None)
+
     def errors_at(consts: np.ndarray, points: np.ndarray) -> np.ndarray:
+        if nat is not None and t is not None:  # compiled: bit for bit the interpreter
+            return errors(nat.evaluate32(t, x[points], consts), points)
         return errors(evaluate(p, x[points], np.float32, consts), points)
 
     everything = np.arange(x.size)

@@ -13,6 +13,7 @@ from primitives import OPS, Op
 from ..core.ir import Program
 from ..core.walk import walk
 from .config import FitConfig
+from .native import native, tape
 
 
 def _dual(op: Op, k: int, n: int) -> Callable[..., tuple]:
@@ -72,6 +73,17 @@ def _weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.nda
     return (y - v) * w, jac * w
 
 
+def weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.ndarray, cfg: FitConfig,
+             free: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted residuals (y - v) w and Jacobian, by the compiled fitter where it runs `p`
+    (cfg.native), else by numpy."""
+    if cfg.native:
+        nat, t = native(), tape(p)
+        if nat is not None and t is not None:
+            return nat.residuals(t, x, v, w, c, free)
+    return _weighted(p, x, v, w, c, free)
+
+
 def _step(r: np.ndarray, jac: np.ndarray, lam: float, u: np.ndarray | None = None) -> np.ndarray:
     """Damped Gauss-Newton step for min sum u_i (r_i + J_i d)^2."""
     with np.errstate(all="ignore"):
@@ -98,7 +110,12 @@ def _max_abs(r: np.ndarray) -> float:
 def fit_float64(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: FitConfig,
                 free: np.ndarray | None = None) -> np.ndarray:
     """Stages 1-2: constants minimising the weighted max error in float64 (only the
-    `free` ones, a 0/1 mask, when given; the others keep their values)."""
+    `free` ones, a 0/1 mask, when given; the others keep their values). By the compiled
+    fitter where it runs `p` (cfg.native); the numpy code below is its definition."""
+    if cfg.native:
+        nat, t = native(), tape(p)
+        if nat is not None and t is not None:
+            return nat.fit(t, x, v, w, p.constants, free, cfg.lm_iters, cfg.minimax_iters)
     c = p.constants.copy()
     r, jac = _weighted(p, x, v, w, c, free)
     if not np.all(np.isfinite(r)) or not np.all(np.isfinite(jac)):
