@@ -13,7 +13,7 @@ from primitives import OPS, Op
 from ..core.ir import Program
 from ..core.walk import walk
 from .config import FitConfig
-from .native import native, tape
+from .native import Native, Tape, native, tape
 
 
 def _dual(op: Op, k: int, n: int) -> Callable[..., tuple]:
@@ -73,14 +73,23 @@ def _weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.nda
     return (y - v) * w, jac * w
 
 
+def compiled(p: Program, cfg: FitConfig) -> tuple[Native, Tape] | None:
+    """The compiled fitter and the tape of `p`, where cfg asks for it and it runs `p`."""
+    if not cfg.native:
+        return None
+    nat = native()
+    t = tape(p) if nat is not None else None
+    return None if t is None else (nat, t)
+
+
 def weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.ndarray, cfg: FitConfig,
-             free: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+             free: np.ndarray | None = None, native_tape: tuple[Native, Tape] | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted residuals (y - v) w and Jacobian, by the compiled fitter where it runs `p`
-    (cfg.native), else by numpy."""
-    if cfg.native:
-        nat, t = native(), tape(p)
-        if nat is not None and t is not None:
-            return nat.residuals(t, x, v, w, c, free)
+    (cfg.native; native_tape: `compiled(p, cfg)` if known), else by numpy."""
+    nt = native_tape or compiled(p, cfg)
+    if nt is not None:
+        return nt[0].residuals(nt[1], x, v, w, c, free)
     return _weighted(p, x, v, w, c, free)
 
 
@@ -108,14 +117,14 @@ def _max_abs(r: np.ndarray) -> float:
 
 
 def fit_float64(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: FitConfig,
-                free: np.ndarray | None = None) -> np.ndarray:
+                free: np.ndarray | None = None, native_tape: tuple[Native, Tape] | None = None) -> np.ndarray:
     """Stages 1-2: constants minimising the weighted max error in float64 (only the
     `free` ones, a 0/1 mask, when given; the others keep their values). By the compiled
-    fitter where it runs `p` (cfg.native); the numpy code below is its definition."""
-    if cfg.native:
-        nat, t = native(), tape(p)
-        if nat is not None and t is not None:
-            return nat.fit(t, x, v, w, p.constants, free, cfg.lm_iters, cfg.minimax_iters)
+    fitter where it runs `p` (cfg.native; native_tape: `compiled(p, cfg)` if known); the numpy
+    code below is its definition."""
+    nt = native_tape or compiled(p, cfg)
+    if nt is not None:
+        return nt[0].fit(nt[1], x, v, w, p.constants, free, cfg.lm_iters, cfg.minimax_iters)
     c = p.constants.copy()
     r, jac = _weighted(p, x, v, w, c, free)
     if not np.all(np.isfinite(r)) or not np.all(np.isfinite(jac)):

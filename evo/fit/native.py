@@ -41,9 +41,9 @@ _PI = _I32.as_pointer()
 _OP_X, _OP_CONST = 0, 1
 _ROW = 10
 # A tape row: [opcode, arity, a0, a1, a2, g0, g1, g2, gkind, gindex]
-#   a_i: tape row of argument i; g_i: its gradient: -1 none, -2 - j the constant j itself
-#   (its row of the identity), >= 0 the dense gradient of tape row g_i;
-#   gkind/gindex: this row's own gradient (0 none, 1 constant gindex, 2 dense).
+#   a_i: tape row of argument i; g_i: whether a constant lies below it: -1 none, -2 - j it
+#   is the constant j itself, >= 0 (= a_i) an op row with constants below;
+#   gkind/gindex: the same of this row (0 none, 1 the constant gindex, 2 an op over constants).
 _NONE, _UNIT, _DENSE = 0, 1, 2
 
 
@@ -111,7 +111,10 @@ def _dual_emitter(op: Op) -> Callable[[ir.IRBuilder, list], tuple[Any, list]] | 
         return None
 
     def emit(b: ir.IRBuilder, args: list) -> tuple[Any, list]:
-        y = op.llvm(b, args)
+        try:  # the op's real meaning in float64 arithmetic, as the table's f64 column (fma: a*b + c)
+            y = op.exact(*[_Traced(b, a) for a in args]).v
+        except (TypeError, AttributeError):  # (mpmath functions): the llvm emitter on doubles
+            y = op.llvm(b, args)
         ds = op.partials(*[_Traced(b, a) for a in args])
         return y, [d.v if isinstance(d, _Traced) else ir.Constant(_F64, float(d)) for d in ds]
 
@@ -141,8 +144,6 @@ def compiled_ops() -> dict[str, int]:
 class Tape:
     rows: np.ndarray      # (m, _ROW) int32
     k: int                # constants (all of the program's, live or not)
-    out_kind: int         # the output's gradient: _NONE, _UNIT (constant out_index) or _DENSE
-    out_index: int
 
 
 def tape(p: Program) -> Tape | None:
@@ -173,8 +174,7 @@ def tape(p: Program) -> Tape | None:
         rows.append(row + list(g))
         grad.append(g)
     assert pos[p.output] == len(rows) - 1  # every live slot is at or below the output
-    kind, j = grad[-1]
-    return Tape(np.ascontiguousarray(rows, dtype=np.int32), len(p.const_slots), kind, j)
+    return Tape(np.ascontiguousarray(rows, dtype=np.int32), len(p.const_slots))
 
 
 def work_size(m: int, k: int, n: int) -> int:
@@ -186,9 +186,9 @@ class _Layout:
     """Offsets of the scratch buffers, in float64s (the IR computes the same from m, k, n)."""
 
     def __init__(self, m: int, k: int, n: int) -> None:
-        sizes = [("val", m * n), ("grad", m * k * n), ("pd", 3 * n), ("c0", k), ("c1", k), ("best", k),
+        sizes = [("val", m * n), ("adj", m * n), ("pd", 3 * m * n), ("c0", k), ("c1", k), ("best", k),
                  ("d", k), ("r0", n), ("r1", n), ("j0", k * n), ("j1", k * n), ("u", n), ("js", k * n),
-                 ("rs", n), ("a", k * k), ("g", k)]
+                 ("rs", n), ("a", k * k), ("g", k), ("mm", k * k)]
         self.offsets, at = {}, 0
         for name, size in sizes:
             self.offsets[name] = at
@@ -262,9 +262,10 @@ def _func(module: ir.Module, name: str, ret: Any, args: list, internal: bool = T
 def _layout_ptrs(f: _Fn, work: Any, m: Any, k: Any, n: Any) -> dict[str, Any]:
     """The scratch buffers' pointers inside `work` (as _Layout)."""
     b = f.b
-    sizes = [("val", f.mul(m, n)), ("grad", f.mul(m, k, n)), ("pd", f.mul(_I64(3), n)), ("c0", k), ("c1", k),
+    sizes = [("val", f.mul(m, n)), ("adj", f.mul(m, n)), ("pd", f.mul(_I64(3), m, n)), ("c0", k), ("c1", k),
              ("best", k), ("d", k), ("r0", n), ("r1", n), ("j0", f.mul(k, n)), ("j1", f.mul(k, n)), ("u", n),
-             ("js", f.mul(k, n)), ("rs", n), ("a", f.mul(k, k)), ("g", k)]
+             ("js", f.mul(k, n)), ("rs", n), ("a", f.mul(k, k)), ("g", k),
+             ("mm", f.mul(k, k))]
     out, at = {}, _I64(0)
     for name, size in sizes:
         out[name] = b.gep(work, [at], inbounds=True)
@@ -274,24 +275,35 @@ def _layout_ptrs(f: _Fn, work: Any, m: Any, k: Any, n: Any) -> dict[str, Any]:
 
 # -- the native module ----------------------------------------------------------------
 
-def _emit_forward(module: ir.Module) -> ir.Function:
-    """forward(rows, m, k, n, x, c, val, grad, pd): every tape row's values (val, m x n) and
-    dense gradients (grad, m x k x n) at the n points."""
-    f = _func(module, "forward", ir.VoidType(), [_PI, _I64, _I64, _I64, _PD, _PD, _PD, _PD, _PD])
-    rows, m, k, n, x, c, val, grad, pd = f.fn.args
+def _tape_access(f: _Fn, rows: Any) -> tuple[Callable[[Any], Any], Callable[[Any, Any], Any]]:
     b = f.b
-    kn = b.mul(k, n)
+
+    def row_of(t: Any) -> Any:
+        return b.gep(rows, [b.mul(t, _I64(_ROW))], inbounds=True)
+
+    def col(row: Any, i: Any) -> Any:
+        i = _I32(i) if isinstance(i, int) else b.trunc(i, _I32)
+        return b.sext(b.load(b.gep(row, [i], inbounds=True)), _I64)
+
+    return row_of, col
+
+
+def _emit_values(module: ir.Module) -> ir.Function:
+    """values(rows, m, n, x, v, w, c, val, pd, r): every tape row's values (val, m x n) and
+    partials by its arguments (pd, m x 3 x n) at the n points; the weighted residuals
+    r = (y - v) w of the output (the last row)."""
+    f = _func(module, "values", ir.VoidType(), [_PI, _I64, _I64, _PD, _PD, _PD, _PD, _PD, _PD, _PD])
+    rows, m, n, x, v, w, c, val, pd, r = f.fn.args
+    b = f.b
+    row_of, col = _tape_access(f, rows)
+
     with f.loop(m) as t:
-        row = b.gep(rows, [b.mul(t, _I64(_ROW))], inbounds=True)
-
-        def col(i: int) -> Any:
-            return b.sext(b.load(b.gep(row, [_I32(i)], inbounds=True)), _I64)
-
-        code, arity = col(0), col(1)
+        row = row_of(t)
         vt = b.gep(val, [b.mul(t, n)], inbounds=True)
+        pt = b.gep(pd, [f.mul(t, _I64(3), n)], inbounds=True)
         merge = f.fn.append_basic_block("op.done")
         default = f.fn.append_basic_block("op.x")
-        sw = b.switch(b.trunc(code, _I32), default)
+        sw = b.switch(b.trunc(col(row, 0), _I32), default)
         # x (and anything unknown): the input
         b.position_at_end(default)
         with f.loop(n) as p:
@@ -301,7 +313,7 @@ def _emit_forward(module: ir.Module) -> ir.Function:
         blk = f.fn.append_basic_block("op.const")
         sw.add_case(_I32(_OP_CONST), blk)
         b.position_at_end(blk)
-        cv = f.ld(c, col(9))
+        cv = f.ld(c, col(row, 9))
         with f.loop(n) as p:
             f.st(vt, p, cv)
         b.branch(merge)
@@ -311,72 +323,62 @@ def _emit_forward(module: ir.Module) -> ir.Function:
             blk = f.fn.append_basic_block(f"op.{name}")
             sw.add_case(_I32(opcode), blk)
             b.position_at_end(blk)
-            srcs = [b.gep(val, [b.mul(col(2 + i), n)], inbounds=True) for i in range(op.arity)]
+            srcs = [b.gep(val, [b.mul(col(row, 2 + i), n)], inbounds=True) for i in range(op.arity)]
             with f.loop(n) as p:
                 y, ds = emit(b, [f.ld(s, p) for s in srcs])
                 f.st(vt, p, y)
                 for i, d in enumerate(ds):
-                    f.st(pd, b.add(b.mul(_I64(i), n), p), d)
+                    f.st(pt, b.add(b.mul(_I64(i), n), p), d)
             b.branch(merge)
         b.position_at_end(merge)
-        # the gradient: zeros, then each argument's term in turn (as lm._dual)
-        with b.if_then(b.icmp_signed("==", col(8), _I64(_DENSE))):
-            gt = b.gep(grad, [b.mul(t, kn)], inbounds=True)
-            with f.loop(kn) as q:
-                f.st(gt, q, ir.Constant(_F64, 0.0))
-            with f.loop(arity) as i:
-                g = col_dyn(b, row, i)
-                di = b.gep(pd, [b.mul(i, n)], inbounds=True)
-                with b.if_else(b.icmp_signed(">=", g, _I64(0))) as (dense, other):
-                    with dense:
-                        ga = b.gep(grad, [b.mul(g, kn)], inbounds=True)
-                        with f.loop(k) as j:
-                            gtj = b.gep(gt, [b.mul(j, n)], inbounds=True)
-                            gaj = b.gep(ga, [b.mul(j, n)], inbounds=True)
-                            with f.loop(n) as p:
-                                f.st(gtj, p, b.fadd(f.ld(gtj, p), b.fmul(f.ld(di, p), f.ld(gaj, p))))
-                    with other:
-                        with b.if_then(b.icmp_signed("<=", g, _I64(-2))):
-                            j = b.sub(_I64(-2), g)
-                            gj = b.gep(gt, [b.mul(j, n)], inbounds=True)
-                            with f.loop(n) as p:
-                                f.st(gj, p, b.fadd(f.ld(gj, p), f.ld(di, p)))
+    y = b.gep(val, [b.mul(b.sub(m, _I64(1)), n)], inbounds=True)
+    with f.loop(n) as p:
+        f.st(r, p, b.fmul(b.fsub(f.ld(y, p), f.ld(v, p)), f.ld(w, p)))
     b.ret_void()
     return f.fn
 
 
-def col_dyn(b: ir.IRBuilder, row: Any, i: Any) -> Any:
-    """Tape column 5 + i (argument i's gradient reference) for a run-time i."""
-    return b.sext(b.load(b.gep(row, [b.add(b.trunc(i, _I32), _I32(5))], inbounds=True)), _I64)
-
-
-def _emit_weighted(module: ir.Module, forward: ir.Function) -> ir.Function:
-    """weighted(rows, m, k, n, okind, oidx, x, v, w, free, c, work-pointers..., r, J): the
-    weighted residuals r = (y - v) w and Jacobian J = (jac free) w (as lm._weighted)."""
-    f = _func(module, "weighted", ir.VoidType(),
-              [_PI, _I64, _I64, _I64, _I64, _I64, _PD, _PD, _PD, _PD, _PD, _PD, _PD, _PD, _PD, _PD])
-    rows, m, k, n, okind, oidx, x, v, w, free, c, val, grad, pd, r, jac = f.fn.args
+def _emit_jacobian_pass(module: ir.Module) -> ir.Function:
+    """jacobian(rows, m, k, n, w, free, adj, pd, jac): after `values`, the weighted Jacobian
+    J = (jac free) w by every constant (k x n) in reverse mode: adjoints (adj, m x n) flow from
+    the output down, only into arguments with a constant below them (as lm's dual numbers,
+    which carry no gradient there)."""
+    f = _func(module, "jacobian", ir.VoidType(), [_PI, _I64, _I64, _I64, _PD, _PD, _PD, _PD, _PD])
+    rows, m, k, n, w, free, adj, pd, jac = f.fn.args
     b = f.b
-    b.call(forward, [rows, m, k, n, x, c, val, grad, pd])
+    row_of, col = _tape_access(f, rows)
+    zero, one = ir.Constant(_F64, 0.0), ir.Constant(_F64, 1.0)
+    with f.loop(b.mul(m, n)) as q:
+        f.st(adj, q, zero)
     last = b.sub(m, _I64(1))
-    y = b.gep(val, [b.mul(last, n)], inbounds=True)
+    al = b.gep(adj, [b.mul(last, n)], inbounds=True)
     with f.loop(n) as p:
-        f.st(r, p, b.fmul(b.fsub(f.ld(y, p), f.ld(v, p)), f.ld(w, p)))
-    src = b.gep(grad, [f.mul(last, k, n)], inbounds=True)
-    dense = b.icmp_signed("==", okind, _I64(_DENSE))
-    unit = b.icmp_signed("==", okind, _I64(_UNIT))
+        f.st(al, p, one)
+    with f.loop(k) as j:
+        jj = b.gep(jac, [b.mul(j, n)], inbounds=True)
+        with f.loop(n) as p:
+            f.st(jj, p, zero)
+    with f.loop(m) as back:
+        t = b.sub(last, back)
+        row = row_of(t)
+        at = b.gep(adj, [b.mul(t, n)], inbounds=True)
+        with b.if_then(b.icmp_signed("==", col(row, 0), _I64(_OP_CONST))):
+            jj = b.gep(jac, [b.mul(col(row, 9), n)], inbounds=True)
+            with f.loop(n) as p:
+                f.st(jj, p, f.ld(at, p))
+        with b.if_then(b.icmp_signed("==", col(row, 8), _I64(_DENSE))):
+            pt = b.gep(pd, [f.mul(t, _I64(3), n)], inbounds=True)
+            with f.loop(col(row, 1)) as i:
+                with b.if_then(b.icmp_signed("!=", col(row, b.add(i, _I64(5))), _I64(-1))):
+                    aa = b.gep(adj, [b.mul(col(row, b.add(i, _I64(2))), n)], inbounds=True)
+                    di = b.gep(pt, [b.mul(i, n)], inbounds=True)
+                    with f.loop(n) as p:
+                        f.st(aa, p, b.fadd(f.ld(aa, p), b.fmul(f.ld(at, p), f.ld(di, p))))
     with f.loop(k) as j:
         fj = f.ld(free, j)
-        one = b.select(b.and_(unit, b.icmp_signed("==", j, oidx)), ir.Constant(_F64, 1.0), ir.Constant(_F64, 0.0))
-        sj = b.gep(src, [b.mul(j, n)], inbounds=True)
         jj = b.gep(jac, [b.mul(j, n)], inbounds=True)
-        with b.if_else(dense) as (yes, no):
-            with yes:
-                with f.loop(n) as p:
-                    f.st(jj, p, b.fmul(b.fmul(f.ld(sj, p), fj), f.ld(w, p)))
-            with no:
-                with f.loop(n) as p:
-                    f.st(jj, p, b.fmul(b.fmul(one, fj), f.ld(w, p)))
+        with f.loop(n) as p:
+            f.st(jj, p, b.fmul(b.fmul(f.ld(jj, p), fj), f.ld(w, p)))
     b.ret_void()
     return f.fn
 
@@ -407,24 +409,33 @@ def _emit_max_abs(module: ir.Module) -> ir.Function:
     return f.fn
 
 
-def _emit_dot(module: ir.Module) -> ir.Function:
+def _emit_dot(module: ir.Module, lanes: int = 8) -> ir.Function:
+    """sum a_i c_i in `lanes` interleaved partial sums (they vectorise; one chain would
+    wait on each add's latency), added pairwise at the end."""
     f = _func(module, "dot", _F64, [_PD, _PD, _I64])
     a, c, n = f.fn.args
-    acc = f.var(_F64, ir.Constant(_F64, 0.0))
-    with f.loop(n) as p:
-        f.b.store(f.b.fadd(f.b.load(acc), f.b.fmul(f.ld(a, p), f.ld(c, p))), acc)
-    f.b.ret(f.b.load(acc))
+    b = f.b
+    accs = [f.var(_F64, ir.Constant(_F64, 0.0)) for _ in range(lanes)]
+    full = b.udiv(n, _I64(lanes))
+    with f.loop(full) as q:
+        base = b.mul(q, _I64(lanes))
+        for i, acc in enumerate(accs):
+            p = b.add(base, _I64(i))
+            b.store(b.fadd(b.load(acc), b.fmul(f.ld(a, p), f.ld(c, p))), acc)
+    with f.loop(n, b.mul(full, _I64(lanes))) as p:
+        b.store(b.fadd(b.load(accs[0]), b.fmul(f.ld(a, p), f.ld(c, p))), accs[0])
+    vals = [b.load(acc) for acc in accs]
+    while len(vals) > 1:
+        vals = [b.fadd(vals[i], vals[i + 1]) for i in range(0, len(vals), 2)]
+    b.ret(vals[0])
     return f.fn
 
 
-def _emit_step(module: ir.Module, dot: ir.Function) -> ir.Function:
-    """step(k, n, r, J, lam, use_u, u, d, js, rs, a, g): the damped Gauss-Newton step d for
-    min sum u_i (r_i + J_i d)^2 (as lm._step: zeros where the normal equations are not
-    finite or singular), solved by Gaussian elimination with partial pivoting."""
-    f = _func(module, "step", ir.VoidType(), [_I64, _I64, _PD, _PD, _F64, ir.IntType(1), _PD, _PD, _PD, _PD, _PD, _PD])
-    k, n, r, jac, lam, use_u, u, d, js, rs, a, g = f.fn.args
+def _normal_equations(f: _Fn, k: Any, n: Any, r: Any, jac: Any, use_u: Any, u: Any, js: Any, rs: Any,
+                      a: Any, g: Any, okp: Any, dot: ir.Function) -> None:
+    """a = Js Js^T, g = Js rs with Js = J sqrt(u), rs = r sqrt(u) (or J, r without u);
+    *okp: all finite."""
     b = f.b
-    zero, one = ir.Constant(_F64, 0.0), ir.Constant(_F64, 1.0)
     with b.if_then(use_u):
         with f.loop(n) as p:
             s = f.intrinsic("llvm.sqrt", f.ld(u, p))
@@ -445,9 +456,28 @@ def _emit_step(module: ir.Module, dot: ir.Function) -> ir.Function:
         s = b.call(dot, [ji, rr, n])
         f.st(g, i, s)
         b.store(b.and_(b.load(ok), f.finite(s)), ok)
+    b.store(b.load(ok), okp)
+
+
+def _emit_step(module: ir.Module, dot: ir.Function) -> ir.Function:
+    """step(k, n, r, J, lam, use_u, u, d, js, rs, normal, g, fresh, okp, a): the damped
+    Gauss-Newton step d for min sum u_i (r_i + J_i d)^2 (as lm._step: zeros where the normal
+    equations are not finite or singular), solved by Gaussian elimination with partial
+    pivoting in `a`. The normal equations (normal, g; finite: *okp) are formed only if
+    `fresh`; else they are the last call's (a rejected step changes only lam)."""
+    i1 = ir.IntType(1)
+    f = _func(module, "step", ir.VoidType(), [_I64, _I64, _PD, _PD, _F64, i1, _PD, _PD, _PD, _PD, _PD, _PD, i1,
+                                              i1.as_pointer(), _PD])
+    k, n, r, jac, lam, use_u, u, d, js, rs, normal, g, fresh, okp, a = f.fn.args
+    b = f.b
+    zero, one = ir.Constant(_F64, 0.0), ir.Constant(_F64, 1.0)
+    with b.if_then(fresh):
+        _normal_equations(f, k, n, r, jac, use_u, u, js, rs, normal, g, okp, dot)
     with f.loop(k) as i:
         f.st(d, i, zero)
-    with b.if_then(b.load(ok)):
+    with b.if_then(b.load(okp)):
+        with f.loop(b.mul(k, k)) as q:
+            f.st(a, q, f.ld(normal, q))
         with f.loop(k) as i:
             ii = b.add(b.mul(i, k), i)
             di = f.ld(a, ii)
@@ -494,13 +524,14 @@ def _emit_step(module: ir.Module, dot: ir.Function) -> ir.Function:
     return f.fn
 
 
-def _emit_fit(module: ir.Module, weighted: ir.Function, step: ir.Function, all_finite: ir.Function,
-              max_abs: ir.Function, dot: ir.Function) -> ir.Function:
-    """fit(rows, m, k, n, okind, oidx, x, v, w, free, c, lm_iters, minimax_iters, work): lm.fit_float64,
-    step for step; c holds the start on entry and the fitted constants on return."""
+def _emit_fit(module: ir.Module, values: ir.Function, jacobian: ir.Function, step: ir.Function,
+              all_finite: ir.Function, max_abs: ir.Function, dot: ir.Function) -> ir.Function:
+    """fit(rows, m, k, n, x, v, w, free, c, lm_iters, minimax_iters, work): lm.fit_float64,
+    step for step; c holds the start on entry and the fitted constants on return. A step's
+    Jacobian is computed only once it is accepted (a rejected one's is never used)."""
     f = _func(module, "fit", ir.VoidType(),
-              [_PI, _I64, _I64, _I64, _I64, _I64, _PD, _PD, _PD, _PD, _PD, _I64, _I64, _PD], internal=False)
-    rows, m, k, n, okind, oidx, x, v, w, free, c_io, lm_iters, minimax_iters, work = f.fn.args
+              [_PI, _I64, _I64, _I64, _PD, _PD, _PD, _PD, _PD, _I64, _I64, _PD], internal=False)
+    rows, m, k, n, x, v, w, free, c_io, lm_iters, minimax_iters, work = f.fn.args
     b = f.b
     i1 = ir.IntType(1)
     zero, one = ir.Constant(_F64, 0.0), ir.Constant(_F64, 1.0)
@@ -511,8 +542,15 @@ def _emit_fit(module: ir.Module, weighted: ir.Function, step: ir.Function, all_f
         with f.loop(count) as i:
             f.st(dst, i, f.ld(src, i))
 
-    def call_weighted(c: Any, r: Any, jac: Any) -> None:
-        b.call(weighted, [rows, m, k, n, okind, oidx, x, v, w, free, c, L["val"], L["grad"], L["pd"], r, jac])
+    def call_values(c: Any, r: Any) -> None:
+        b.call(values, [rows, m, n, x, v, w, c, L["val"], L["pd"], r])
+
+    def call_jacobian(jac: Any) -> None:  # at the constants of the last call_values
+        b.call(jacobian, [rows, m, k, n, w, free, L["adj"], L["pd"], jac])
+
+    def call_step(lam: Any, use_u: Any, u: Any, fresh: Any) -> None:
+        b.call(step, [k, n, b.load(r), b.load(jac), lam, use_u, u, L["d"], L["js"], L["rs"], L["a"], L["g"],
+                      fresh, okn, L["mm"]])
 
     def swap(p0: Any, p1: Any) -> None:
         t0, t1 = b.load(p0), b.load(p1)
@@ -523,8 +561,11 @@ def _emit_fit(module: ir.Module, weighted: ir.Function, step: ir.Function, all_f
     c, c_new = f.var(_PD, L["c0"]), f.var(_PD, L["c1"])
     r, r_new = f.var(_PD, L["r0"]), f.var(_PD, L["r1"])
     jac, jac_new = f.var(_PD, L["j0"]), f.var(_PD, L["j1"])
+    okn = f.var(i1, ir.Constant(i1, 0))
+    fresh = f.var(i1, ir.Constant(i1, 1))
     copy(L["c0"], c_io, k)
-    call_weighted(L["c0"], L["r0"], L["j0"])
+    call_values(L["c0"], L["r0"])
+    call_jacobian(L["j0"])
     start_ok = b.and_(b.call(all_finite, [L["r0"], n]), b.call(all_finite, [L["j0"], kn]))
     with b.if_then(start_ok):
         # 1. Levenberg-Marquardt on the sum of squares.
@@ -534,18 +575,19 @@ def _emit_fit(module: ir.Module, weighted: ir.Function, step: ir.Function, all_f
         no_u = ir.Constant(_PD, None)
         with f.loop(lm_iters):
             with b.if_then(b.not_(b.load(stop))):
-                b.call(step, [k, n, b.load(r), b.load(jac), b.load(lam), ir.Constant(i1, 0), no_u, L["d"],
-                              L["js"], L["rs"], L["a"], L["g"]])
+                call_step(b.load(lam), ir.Constant(i1, 0), no_u, b.load(fresh))
                 cc, cn = b.load(c), b.load(c_new)
                 with f.loop(k) as i:
                     f.st(cn, i, b.fadd(f.ld(cc, i), f.ld(L["d"], i)))
-                call_weighted(cn, b.load(r_new), b.load(jac_new))
+                call_values(cn, b.load(r_new))
                 rn = b.load(r_new)
                 cost_new = b.select(b.call(all_finite, [rn, n]), b.call(dot, [rn, rn, n]), inf)
                 old = b.load(cost)
                 with b.if_else(b.fcmp_ordered("<", cost_new, old)) as (better, worse):
                     with better:
                         done = b.fcmp_ordered("<", b.fsub(old, cost_new), b.fmul(ir.Constant(_F64, 1e-7), old))
+                        call_jacobian(b.load(jac_new))
+                        b.store(ir.Constant(i1, 1), fresh)
                         swap(c, c_new)
                         swap(r, r_new)
                         swap(jac, jac_new)
@@ -554,7 +596,8 @@ def _emit_fit(module: ir.Module, weighted: ir.Function, step: ir.Function, all_f
                         tiny = ir.Constant(_F64, 1e-12)
                         b.store(b.select(b.fcmp_ordered(">", lam3, tiny), lam3, tiny), lam)  # max(lam/3, 1e-12)
                         b.store(done, stop)
-                    with worse:
+                    with worse:  # the same normal equations, more damping
+                        b.store(ir.Constant(i1, 0), fresh)
                         lam8 = b.fmul(b.load(lam), ir.Constant(_F64, 8.0))
                         b.store(lam8, lam)
                         b.store(b.fcmp_ordered(">", lam8, ir.Constant(_F64, 1e8)), stop)
@@ -568,17 +611,17 @@ def _emit_fit(module: ir.Module, weighted: ir.Function, step: ir.Function, all_f
         b.store(ir.Constant(i1, 0), stop)
         with f.loop(minimax_iters):
             with b.if_then(b.not_(b.load(stop))):
-                b.call(step, [k, n, b.load(r), b.load(jac), ir.Constant(_F64, 1e-9), ir.Constant(i1, 1), u, L["d"],
-                              L["js"], L["rs"], L["a"], L["g"]])
+                call_step(ir.Constant(_F64, 1e-9), ir.Constant(i1, 1), u, ir.Constant(i1, 1))
                 cc, cn = b.load(c), b.load(c_new)
                 with f.loop(k) as i:
                     f.st(cn, i, b.fadd(f.ld(cc, i), f.ld(L["d"], i)))
-                call_weighted(cn, b.load(r_new), b.load(jac_new))
+                call_values(cn, b.load(r_new))
                 mm = b.call(max_abs, [b.load(r_new), n])
                 with b.if_else(f.finite(mm)) as (fine, broken):
                     with broken:
                         b.store(ir.Constant(i1, 1), stop)
                     with fine:
+                        call_jacobian(b.load(jac_new))
                         swap(c, c_new)
                         swap(r, r_new)
                         swap(jac, jac_new)
@@ -612,14 +655,15 @@ def _emit_fit(module: ir.Module, weighted: ir.Function, step: ir.Function, all_f
     return f.fn
 
 
-def _emit_jacobian(module: ir.Module, weighted: ir.Function) -> ir.Function:
-    """residuals(rows, m, k, n, okind, oidx, x, v, w, free, c, work, r, J): lm._weighted's
+def _emit_residuals(module: ir.Module, values: ir.Function, jacobian: ir.Function) -> ir.Function:
+    """residuals(rows, m, k, n, x, v, w, free, c, work, r, J): lm._weighted's
     residuals and Jacobian (with v = 0, w = free = 1: the program's value and Jacobian)."""
     f = _func(module, "residuals", ir.VoidType(),
-              [_PI, _I64, _I64, _I64, _I64, _I64, _PD, _PD, _PD, _PD, _PD, _PD, _PD, _PD], internal=False)
-    rows, m, k, n, okind, oidx, x, v, w, free, c, work, r, jac = f.fn.args
+              [_PI, _I64, _I64, _I64, _PD, _PD, _PD, _PD, _PD, _PD, _PD, _PD], internal=False)
+    rows, m, k, n, x, v, w, free, c, work, r, jac = f.fn.args
     L = _layout_ptrs(f, work, m, k, n)
-    f.b.call(weighted, [rows, m, k, n, okind, oidx, x, v, w, free, c, L["val"], L["grad"], L["pd"], r, jac])
+    f.b.call(values, [rows, m, n, x, v, w, c, L["val"], L["pd"], r])
+    f.b.call(jacobian, [rows, m, k, n, w, free, L["adj"], L["pd"], jac])
     f.b.ret_void()
     return f.fn
 
@@ -680,22 +724,20 @@ def module_ir() -> str:
 
     module = ir.Module(name="evo_fit")
     module.triple = llvm.get_process_triple()
-    forward = _emit_forward(module)
-    weighted = _emit_weighted(module, forward)
+    values, jacobian = _emit_values(module), _emit_jacobian_pass(module)
     dot = _emit_dot(module)
     step = _emit_step(module, dot)
-    _emit_fit(module, weighted, step, _emit_all_finite(module), _emit_max_abs(module), dot)
-    _emit_jacobian(module, weighted)
+    _emit_fit(module, values, jacobian, step, _emit_all_finite(module), _emit_max_abs(module), dot)
+    _emit_residuals(module, values, jacobian)
     _emit_evaluate32(module)
     return str(module)
 
 
 _P = ctypes.c_void_p
 _EVAL32_T = ctypes.CFUNCTYPE(None, _P, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, _P, ctypes.c_int64, _P, _P, _P)
-_FIT_T = ctypes.CFUNCTYPE(None, _P, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-                          _P, _P, _P, _P, _P, ctypes.c_int64, ctypes.c_int64, _P)
-_RES_T = ctypes.CFUNCTYPE(None, _P, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-                          _P, _P, _P, _P, _P, _P, _P, _P)
+_FIT_T = ctypes.CFUNCTYPE(None, _P, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, _P, _P, _P, _P, _P,
+                          ctypes.c_int64, ctypes.c_int64, _P)
+_RES_T = ctypes.CFUNCTYPE(None, _P, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, _P, _P, _P, _P, _P, _P, _P, _P)
 
 
 @dataclass(frozen=True)
@@ -715,7 +757,7 @@ class Native:
         out = np.array(c, np.float64, copy=True)
         fr = np.ones(t.k) if free is None else np.ascontiguousarray(free, np.float64)
         work = np.empty(work_size(m, t.k, n))
-        self.fit_fn(t.rows.ctypes.data, m, t.k, n, t.out_kind, t.out_index, x.ctypes.data, v.ctypes.data,
+        self.fit_fn(t.rows.ctypes.data, m, t.k, n, x.ctypes.data, v.ctypes.data,
                     w.ctypes.data, fr.ctypes.data, out.ctypes.data, lm_iters, minimax_iters, work.ctypes.data)
         return out
 
@@ -727,7 +769,7 @@ class Native:
         fr = np.ones(t.k) if free is None else np.ascontiguousarray(free, np.float64)
         r, jac = np.empty(n), np.empty((t.k, n))
         work = np.empty(work_size(m, t.k, n))
-        self.residuals_fn(t.rows.ctypes.data, m, t.k, n, t.out_kind, t.out_index, x.ctypes.data, v.ctypes.data,
+        self.residuals_fn(t.rows.ctypes.data, m, t.k, n, x.ctypes.data, v.ctypes.data,
                           w.ctypes.data, fr.ctypes.data, c.ctypes.data, work.ctypes.data, r.ctypes.data,
                           jac.ctypes.data)
         return r, jac
