@@ -39,6 +39,18 @@ CHILDREN = ROOT / "bench" / "fit_children.json"
 NUMPY, COMPILED = FitConfig(native=False), FitConfig()
 
 
+def _columns(pts: PointSet) -> dict:
+    return {"x": pts.x.view(np.uint32).tolist(), "hi": pts.hi.tolist(), "lo": pts.lo.tolist()}
+
+
+def _points(c: dict, before: PointSet | None = None) -> PointSet:
+    """A saved point set (after `before`'s points: a training set's grown points follow its fixed ones)."""
+    x, hi, lo = np.array(c["x"], np.uint32).view(np.float32), np.array(c["hi"]), np.array(c["lo"])
+    if before is not None:
+        x, hi, lo = np.r_[before.x, x], np.r_[before.hi, hi], np.r_[before.lo, lo]
+    return PointSet(x, hi, lo)
+
+
 def save(path: Path, evals: int = 6000, every: int = 40) -> None:
     """Run the exp2 search in-process (on the numpy fitter: the code before the compiled one)
     and keep every `every`-th child with its training set."""
@@ -51,15 +63,15 @@ def save(path: Path, evals: int = 6000, every: int = 40) -> None:
     config = SearchConfig(target="exp2", max_evals=evals, workers=0, deterministic=True, verify_below=0.0, fit=NUMPY)
     target = get_target("exp2")
     kept: list[dict] = []
-    sets: dict[int, dict] = {}
+    grown: dict[int, dict] = {}
 
     class Recording(LocalEvaluator):
         def submit(self, tasks):  # type: ignore[no-untyped-def]
             for t in tasks:
                 if t.id % every == 0 and from_dict(t.program).const_slots:
                     version, pts, _ = self.worker.training(t.training)
-                    sets.setdefault(version, {"x": pts.x.view(np.uint32).tolist(), "hi": pts.hi.tolist(),
-                                              "lo": pts.lo.tolist()})
+                    fixed = self.worker.scorer.train.x.size  # the grown points follow the fixed ones
+                    grown.setdefault(version, _columns(pts.subset(np.arange(fixed, pts.x.size))))
                     kept.append({"id": t.id, "program": t.program, "training": version})
             super().submit(tasks)
 
@@ -69,8 +81,8 @@ def save(path: Path, evals: int = 6000, every: int = 40) -> None:
         Search(config, target, Recording(base.spec, config.batch_size), store).run(lambda _: False)
         store.close()
     path.write_text(json.dumps({"target": "exp2", "source": f"exp2 --evals {evals} --deterministic, every "
-                                f"{every}th child, numpy fitter", "training": {str(k): v for k, v in sets.items()},
-                                "children": kept}))
+                                f"{every}th child, numpy fitter", "fixed": _columns(Scorer(target, FLOAT32).train),
+                                "grown": {str(k): v for k, v in grown.items()}, "children": kept}))
     print(f"saved {len(kept)} children to {path}")
 
 
@@ -78,8 +90,8 @@ def load(path: Path = CHILDREN) -> tuple[Scorer, list[tuple[Program, PointSet, n
     """The scorer and the children: (program, training set, its weights), as a worker holds them."""
     d = json.loads(path.read_text())
     scorer = Scorer(get_target(d["target"]), FLOAT32)
-    sets = {k: PointSet(np.array(v["x"], np.uint32).view(np.float32), np.array(v["hi"]), np.array(v["lo"]))
-            for k, v in d["training"].items()}
+    fixed = _points(d["fixed"])
+    sets = {k: _points(v, fixed) for k, v in d["grown"].items()}
     weights = {k: scorer.weights(pts) for k, pts in sets.items()}
     return scorer, [(from_dict(c["program"]), sets[str(c["training"])], weights[str(c["training"])])
                     for c in d["children"]]
