@@ -127,3 +127,14 @@ def test_fit_quality_on_saved_children_matches_the_numpy_path():
     small = np.isfinite(before) & (before < 64)
     assert small.sum() >= 20
     assert np.mean(after[small] - before[small]) <= 0.1
+
+
+def test_a_child_reports_whether_numpy_fitted_it():
+    from evo.evolution.state import Stats
+    from evo.fit.lm import numpy_fallback
+
+    p = Program((Instr("x"), Instr("const", (), 1.5), Instr("mul", (0, 1))), 2)
+    assert not numpy_fallback(p, FitConfig())                  # compiled
+    assert not numpy_fallback(p, FitConfig(native=False))      # numpy asked for
+    assert not numpy_fallback(Program.identity(), FitConfig())  # nothing to fit
+    assert Stats.from_dict({"evals": 3}).numpy_fits == 0        # a checkpoint from before the counter

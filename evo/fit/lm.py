@@ -82,6 +82,12 @@ def compiled(p: Program, cfg: FitConfig) -> tuple[Native, Tape] | None:
     return None if t is None else (nat, t)
 
 
+def numpy_fallback(p: Program, cfg: FitConfig) -> bool:
+    """Whether fitting `p` under cfg asks for the compiled fitter and gets the numpy path
+    (an op the compiled one lacks, or LLVM failed to build it)."""
+    return bool(cfg.native and p.const_slots) and compiled(p, cfg) is None
+
+
 def weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.ndarray, cfg: FitConfig,
              free: np.ndarray | None = None, native_tape: tuple[Native, Tape] | None = None
              ) -> tuple[np.ndarray, np.ndarray]:

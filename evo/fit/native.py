@@ -104,6 +104,21 @@ class _Traced:
         raise TypeError(f"cannot trace numpy.{ufunc.__name__}")
 
 
+def _value(op: Op, b: ir.IRBuilder, args: list) -> Any:
+    """The op on IR doubles: its real meaning in float64 arithmetic, as the table's f64 column
+    (fma: a*b + c), else (mpmath functions) its llvm emitter."""
+    try:
+        return op.exact(*[_Traced(b, a) for a in args]).v
+    except (TypeError, AttributeError):
+        return op.llvm(b, args)
+
+
+def _partials(op: Op, b: ir.IRBuilder, args: list) -> list:
+    """The op's partials (the table's `partials`, traced) on IR doubles."""
+    ds = op.partials(*[_Traced(b, a) for a in args])
+    return [d.v if isinstance(d, _Traced) else ir.Constant(_F64, float(d)) for d in ds]
+
+
 def _dual_emitter(op: Op) -> Callable[[ir.IRBuilder, list], tuple[Any, list]] | None:
     """(builder, argument values) -> (value, [partials]) for an op, or None if the op
     cannot be compiled (no llvm emitter, no partials, or partials the tracer cannot run)."""
@@ -111,12 +126,7 @@ def _dual_emitter(op: Op) -> Callable[[ir.IRBuilder, list], tuple[Any, list]] | 
         return None
 
     def emit(b: ir.IRBuilder, args: list) -> tuple[Any, list]:
-        try:  # the op's real meaning in float64 arithmetic, as the table's f64 column (fma: a*b + c)
-            y = op.exact(*[_Traced(b, a) for a in args]).v
-        except (TypeError, AttributeError):  # (mpmath functions): the llvm emitter on doubles
-            y = op.llvm(b, args)
-        ds = op.partials(*[_Traced(b, a) for a in args])
-        return y, [d.v if isinstance(d, _Traced) else ir.Constant(_F64, float(d)) for d in ds]
+        return _value(op, b, args), _partials(op, b, args)
 
     try:  # a dry run on a scratch function: only ops that trace are compiled
         m = ir.Module()
@@ -186,7 +196,7 @@ class _Layout:
     """Offsets of the scratch buffers, in float64s (the IR computes the same from m, k, n)."""
 
     def __init__(self, m: int, k: int, n: int) -> None:
-        sizes = [("val", m * n), ("adj", m * n), ("pd", 3 * m * n), ("c0", k), ("c1", k), ("best", k),
+        sizes = [("val", m * n), ("adj", m * n), ("c0", k), ("c1", k), ("best", k),
                  ("d", k), ("r0", n), ("r1", n), ("j0", k * n), ("j1", k * n), ("u", n), ("js", k * n),
                  ("rs", n), ("a", k * k), ("g", k), ("mm", k * k)]
         self.offsets, at = {}, 0
@@ -262,7 +272,7 @@ def _func(module: ir.Module, name: str, ret: Any, args: list, internal: bool = T
 def _layout_ptrs(f: _Fn, work: Any, m: Any, k: Any, n: Any) -> dict[str, Any]:
     """The scratch buffers' pointers inside `work` (as _Layout)."""
     b = f.b
-    sizes = [("val", f.mul(m, n)), ("adj", f.mul(m, n)), ("pd", f.mul(_I64(3), m, n)), ("c0", k), ("c1", k),
+    sizes = [("val", f.mul(m, n)), ("adj", f.mul(m, n)), ("c0", k), ("c1", k),
              ("best", k), ("d", k), ("r0", n), ("r1", n), ("j0", f.mul(k, n)), ("j1", f.mul(k, n)), ("u", n),
              ("js", f.mul(k, n)), ("rs", n), ("a", f.mul(k, k)), ("g", k),
              ("mm", f.mul(k, k))]
@@ -289,18 +299,16 @@ def _tape_access(f: _Fn, rows: Any) -> tuple[Callable[[Any], Any], Callable[[Any
 
 
 def _emit_values(module: ir.Module) -> ir.Function:
-    """values(rows, m, n, x, v, w, c, val, pd, r): every tape row's values (val, m x n) and
-    partials by its arguments (pd, m x 3 x n) at the n points; the weighted residuals
-    r = (y - v) w of the output (the last row)."""
-    f = _func(module, "values", ir.VoidType(), [_PI, _I64, _I64, _PD, _PD, _PD, _PD, _PD, _PD, _PD])
-    rows, m, n, x, v, w, c, val, pd, r = f.fn.args
+    """values(rows, m, n, x, v, w, c, val, r): every tape row's values (val, m x n) at the n
+    points; the weighted residuals r = (y - v) w of the output (the last row)."""
+    f = _func(module, "values", ir.VoidType(), [_PI, _I64, _I64, _PD, _PD, _PD, _PD, _PD, _PD])
+    rows, m, n, x, v, w, c, val, r = f.fn.args
     b = f.b
     row_of, col = _tape_access(f, rows)
 
     with f.loop(m) as t:
         row = row_of(t)
         vt = b.gep(val, [b.mul(t, n)], inbounds=True)
-        pt = b.gep(pd, [f.mul(t, _I64(3), n)], inbounds=True)
         merge = f.fn.append_basic_block("op.done")
         default = f.fn.append_basic_block("op.x")
         sw = b.switch(b.trunc(col(row, 0), _I32), default)
@@ -319,16 +327,12 @@ def _emit_values(module: ir.Module) -> ir.Function:
         b.branch(merge)
         for name, opcode in compiled_ops().items():
             op = OPS[name]
-            emit = _dual_emitter(op)
             blk = f.fn.append_basic_block(f"op.{name}")
             sw.add_case(_I32(opcode), blk)
             b.position_at_end(blk)
             srcs = [b.gep(val, [b.mul(col(row, 2 + i), n)], inbounds=True) for i in range(op.arity)]
             with f.loop(n) as p:
-                y, ds = emit(b, [f.ld(s, p) for s in srcs])
-                f.st(vt, p, y)
-                for i, d in enumerate(ds):
-                    f.st(pt, b.add(b.mul(_I64(i), n), p), d)
+                f.st(vt, p, _value(op, b, [f.ld(s, p) for s in srcs]))
             b.branch(merge)
         b.position_at_end(merge)
     y = b.gep(val, [b.mul(b.sub(m, _I64(1)), n)], inbounds=True)
@@ -339,12 +343,13 @@ def _emit_values(module: ir.Module) -> ir.Function:
 
 
 def _emit_jacobian_pass(module: ir.Module) -> ir.Function:
-    """jacobian(rows, m, k, n, w, free, adj, pd, jac): after `values`, the weighted Jacobian
+    """jacobian(rows, m, k, n, w, free, val, adj, jac): after `values`, the weighted Jacobian
     J = (jac free) w by every constant (k x n) in reverse mode: adjoints (adj, m x n) flow from
-    the output down, only into arguments with a constant below them (as lm's dual numbers,
-    which carry no gradient there)."""
+    the output down through each op's partials (recomputed from its arguments' values), only
+    out of rows with a constant below them (as lm's dual numbers, which carry no gradient
+    elsewhere: the adjoints of rows without one are written but never read)."""
     f = _func(module, "jacobian", ir.VoidType(), [_PI, _I64, _I64, _I64, _PD, _PD, _PD, _PD, _PD])
-    rows, m, k, n, w, free, adj, pd, jac = f.fn.args
+    rows, m, k, n, w, free, val, adj, jac = f.fn.args
     b = f.b
     row_of, col = _tape_access(f, rows)
     zero, one = ir.Constant(_F64, 0.0), ir.Constant(_F64, 1.0)
@@ -367,13 +372,23 @@ def _emit_jacobian_pass(module: ir.Module) -> ir.Function:
             with f.loop(n) as p:
                 f.st(jj, p, f.ld(at, p))
         with b.if_then(b.icmp_signed("==", col(row, 8), _I64(_DENSE))):
-            pt = b.gep(pd, [f.mul(t, _I64(3), n)], inbounds=True)
-            with f.loop(col(row, 1)) as i:
-                with b.if_then(b.icmp_signed("!=", col(row, b.add(i, _I64(5))), _I64(-1))):
-                    aa = b.gep(adj, [b.mul(col(row, b.add(i, _I64(2))), n)], inbounds=True)
-                    di = b.gep(pt, [b.mul(i, n)], inbounds=True)
-                    with f.loop(n) as p:
-                        f.st(aa, p, b.fadd(f.ld(aa, p), b.fmul(f.ld(at, p), f.ld(di, p))))
+            merge = f.fn.append_basic_block("adj.done")
+            sw = b.switch(b.trunc(col(row, 0), _I32), merge)
+            for name, opcode in compiled_ops().items():
+                op = OPS[name]
+                blk = f.fn.append_basic_block(f"adj.{name}")
+                sw.add_case(_I32(opcode), blk)
+                b.position_at_end(blk)
+                args = [col(row, 2 + i) for i in range(op.arity)]
+                srcs = [b.gep(val, [b.mul(a, n)], inbounds=True) for a in args]
+                dsts = [b.gep(adj, [b.mul(a, n)], inbounds=True) for a in args]
+                with f.loop(n) as p:
+                    ds = _partials(op, b, [f.ld(s, p) for s in srcs])
+                    ap = f.ld(at, p)
+                    for dst, d in zip(dsts, ds):
+                        f.st(dst, p, b.fadd(f.ld(dst, p), b.fmul(ap, d)))
+                b.branch(merge)
+            b.position_at_end(merge)
     with f.loop(k) as j:
         fj = f.ld(free, j)
         jj = b.gep(jac, [b.mul(j, n)], inbounds=True)
@@ -543,10 +558,10 @@ def _emit_fit(module: ir.Module, values: ir.Function, jacobian: ir.Function, ste
             f.st(dst, i, f.ld(src, i))
 
     def call_values(c: Any, r: Any) -> None:
-        b.call(values, [rows, m, n, x, v, w, c, L["val"], L["pd"], r])
+        b.call(values, [rows, m, n, x, v, w, c, L["val"], r])
 
     def call_jacobian(jac: Any) -> None:  # at the constants of the last call_values
-        b.call(jacobian, [rows, m, k, n, w, free, L["adj"], L["pd"], jac])
+        b.call(jacobian, [rows, m, k, n, w, free, L["val"], L["adj"], jac])
 
     def call_step(lam: Any, use_u: Any, u: Any, fresh: Any) -> None:
         b.call(step, [k, n, b.load(r), b.load(jac), lam, use_u, u, L["d"], L["js"], L["rs"], L["a"], L["g"],
@@ -662,8 +677,8 @@ def _emit_residuals(module: ir.Module, values: ir.Function, jacobian: ir.Functio
               [_PI, _I64, _I64, _I64, _PD, _PD, _PD, _PD, _PD, _PD, _PD, _PD], internal=False)
     rows, m, k, n, x, v, w, free, c, work, r, jac = f.fn.args
     L = _layout_ptrs(f, work, m, k, n)
-    f.b.call(values, [rows, m, n, x, v, w, c, L["val"], L["pd"], r])
-    f.b.call(jacobian, [rows, m, k, n, w, free, L["adj"], L["pd"], jac])
+    f.b.call(values, [rows, m, n, x, v, w, c, L["val"], r])
+    f.b.call(jacobian, [rows, m, k, n, w, free, L["val"], L["adj"], jac])
     f.b.ret_void()
     return f.fn
 
