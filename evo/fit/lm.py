@@ -10,10 +10,10 @@ import numpy as np
 
 from primitives import OPS, Op
 
-from ..core.ir import Program
+from ..core.ir import CONST, Program, X
 from ..core.walk import walk
 from .config import FitConfig
-from .native import Native, Tape, native, tape
+from .native import Native, Tape, compiled_ops, native, tape
 
 
 def _dual(op: Op, k: int, n: int) -> Callable[..., tuple]:
@@ -85,7 +85,10 @@ def compiled(p: Program, cfg: FitConfig) -> tuple[Native, Tape] | None:
 def numpy_fallback(p: Program, cfg: FitConfig) -> bool:
     """Whether fitting `p` under cfg asks for the compiled fitter and gets the numpy path
     (an op the compiled one lacks, or LLVM failed to build it)."""
-    return bool(cfg.native and p.const_slots) and compiled(p, cfg) is None
+    if not (cfg.native and p.const_slots):
+        return False
+    ops = compiled_ops()
+    return native() is None or any(ins.op not in ops for _, ins in p.live if ins.op not in (X, CONST))
 
 
 def weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.ndarray, cfg: FitConfig,
