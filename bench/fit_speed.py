@@ -2,7 +2,8 @@
 compiled one (evo.fit.native), side by side in one process.
 
     python bench/fit_speed.py                 # fit ms/child and quality on the saved children
-    python bench/fit_speed.py --search 1500   # plus evaluations/s of an in-process exp2 search
+    python bench/fit_speed.py --search 3000   # plus evaluations/s of an in-process exp2 search
+    python bench/fit_speed.py --noise-floor   # plus the numpy path against itself, sums reordered
     python bench/fit_speed.py --save bench/fit_children.json   # re-record the children
 
 The children (bench/fit_children.json) are real ones: every 40th child of
@@ -116,7 +117,27 @@ def quality(before: np.ndarray, after: np.ndarray) -> dict:
             "finite_mismatch": int((np.isfinite(before) != np.isfinite(after)).sum()),
             "median_diff": float(np.median(diff)), "median_abs_diff": float(np.median(np.abs(diff))),
             "worst_diff": float(diff.max()), "best_diff": float(diff.min()),
-            "worse_by_over_0.05": int((diff > 0.05).sum())}
+            "worse_by_over_0.05": int((diff > 0.05).sum()),
+            # the children that matter to a front: within the polish's reach
+            "below_64ulp": int((before[fin] < 64).sum()),
+            "worst_diff_below_64ulp": float(diff[before[fin] < 64].max(initial=0.0)),
+            "mean_diff_below_64ulp": float(diff[before[fin] < 64].mean()) if (before[fin] < 64).any() else 0.0}
+
+
+def reordered_numpy(scorer: Scorer, children: list) -> np.ndarray:
+    """Max error per child by the numpy path with the float64 stages' points in reverse order:
+    only its sums' rounding changes (the numpy path's own noise floor, for the quality figures)."""
+    import evo.fit.float32 as f32
+    from evo.fit import lm
+
+    def reversed_points(p, x, v, w, cfg, free=None, native_tape=None):  # type: ignore[no-untyped-def]
+        return lm.fit_float64(p, x[::-1].copy(), v[::-1].copy(), w[::-1].copy(), cfg, free, native_tape)
+
+    f32.fit_float64 = reversed_points
+    try:
+        return fit_all(scorer, children, NUMPY)[1]
+    finally:
+        f32.fit_float64 = lm.fit_float64
 
 
 def search_rate(evals: int, cfg: FitConfig) -> dict:
@@ -145,6 +166,8 @@ def main() -> None:
     ap.add_argument("--save", type=Path, help="record the children to this file and stop")
     ap.add_argument("--repeats", type=int, default=5, help="timing repeats (medians reported)")
     ap.add_argument("--search", type=int, default=0, help="also time an exp2 search of this many evaluations")
+    ap.add_argument("--noise-floor", action="store_true",
+                    help="also compare the numpy path with itself, its float64 sums in another order")
     a = ap.parse_args()
     if a.save:
         save(a.save)
@@ -163,6 +186,8 @@ def main() -> None:
     print(f"saved children: {n} ({CHILDREN.name}); medians of {a.repeats} interleaved repeats")
     print(f"fit ms/child  numpy {ms_np:.3f}  compiled {ms_c:.3f}  ratio {ms_np / ms_c:.2f}x")
     print("quality (compiled - numpy, max ULP on the training set):", json.dumps(quality(e_np, e_c)))
+    if a.noise_floor:
+        print("noise floor (numpy, points reversed - numpy):", json.dumps(quality(e_np, reordered_numpy(scorer, children))))
     if a.search:
         rates = {"numpy": [], "compiled": []}
         for _ in range(max(1, a.repeats // 2)):
