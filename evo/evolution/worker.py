@@ -23,6 +23,7 @@ from ..core.scoring import (
 )
 from ..fit.config import FitConfig
 from ..fit.lm import numpy_fallback
+from ..fit.native import native
 from ..platforms import get_platform
 from .mutate import random_constant
 from .training import Extra, with_extra
@@ -118,6 +119,8 @@ class Worker:
         self.scorer = spec.scorer()
         if "xla" in (spec.cost, spec.semantics):
             start_xla_on_one_core()
+        if spec.fit.native:
+            native()  # the compiled fitter's one compile (~0.5 s), before the first child rather than in it
         self._training: tuple[int, PointSet, np.ndarray] | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 

@@ -5,18 +5,23 @@ The numpy path (evo.fit.lm) calls numpy once per instruction per step on ~430 po
 interpreter and dispatch overhead, not arithmetic, set its time. Here the program is not
 compiled at all: it is flattened into a small integer tape (one row per live instruction)
 that a compiled interpreter runs instruction by instruction, each over all points at once,
-carrying the values and their derivatives by every constant (forward mode, as the numpy
-path's dual numbers). No compile per structure, so a structurally new child costs nothing
-extra; the same code serves every program and every step.
+computing the values, then the Jacobian by every constant in reverse mode (adjoints down
+the tape: the cost does not grow with the number of constants; the numpy path's dual
+numbers are forward mode). No compile per structure, so a structurally new child costs
+nothing extra; the same code serves every program and every step. The fit's float32 stages
+evaluate on the same tape (`evaluate32`), bit for bit the interpreter.
 
-The op table stays the one source: an op's value is its `llvm` emitter (on doubles), its
-derivatives its `partials` traced on IR values (`_Traced`). An op whose row has neither, or
-whose partials use arithmetic the tracer lacks, is left out of the compiled set, and a
-program holding it takes the numpy path (`tape` returns None).
+The op table stays the one source: an op's float64 value is its real meaning (`exact`)
+traced on IR values (`_Traced`), as the table's f64 column (fma: a*b + c), else its `llvm`
+emitter; its derivatives are its `partials`, traced; its float32 value is its `llvm`
+emitter. An op whose row lacks these, or whose partials use arithmetic the tracer lacks, is
+left out of the compiled set, and a program holding it takes the numpy path (`tape`
+returns None).
 
 The algorithm is evo.fit.lm's, step for step (same damping schedule, acceptance tests,
-Lawson reweighting and stopping rules). Sums are taken in another order than numpy's BLAS,
-and fma is fused (numpy's float64 fma is a*b + c), so constants agree to rounding, not bits.
+Lawson reweighting and stopping rules). Sums run in another order than numpy's BLAS and the
+Jacobian by adjoints, so constants agree to rounding, not bits (bench/fit_speed.py compares
+the fits).
 """
 from __future__ import annotations
 
