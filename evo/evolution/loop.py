@@ -204,6 +204,7 @@ class Search:
         st.stats.evals += 1
         st.stats.fit_seconds += r.fit_seconds
         st.stats.eval_seconds += r.seconds
+        st.stats.numpy_fits += r.numpy_fit
         st.stats.per_worker[r.worker] = st.stats.per_worker.get(r.worker, 0) + 1
         key = self._keys.pop(r.id, None)
         i = r.island % len(st.islands)

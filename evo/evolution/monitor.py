@@ -84,6 +84,8 @@ class Monitor:
                 f"{w} {r:.1f}" for w, r in sorted(self.worker_rates(s).items())) or "-")
         head += (f"  islands {len(s.state.islands)} (restarts {st.restarts})  training points {s.training.size}"
                  f"  exhaustive checks {st.checks}")
+        if st.numpy_fits:  # children holding an op the compiled fitter lacks
+            head += f"  numpy fits {st.numpy_fits}"
         if self._live is None:
             front = "  ".join(f"{a.cost:g}:{_fmt(a.error)}{TAG[a.error_on]}" for a in s.front)
             print(f"[evo] {head}  front (cost:max {s.scorer.unit}; x exhaustive, v validation, t train) {front}",

@@ -26,6 +26,7 @@ class Stats:
     check_seconds: float = 0.0
     migrations: int = 0
     restarts: int = 0
+    numpy_fits: int = 0       # children the compiled fitter could not run (evo.fit.native): fitted by numpy
 
     @staticmethod
     def from_dict(d: dict) -> "Stats":

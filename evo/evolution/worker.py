@@ -22,6 +22,8 @@ from ..core.scoring import (
     stats as score_stats,  # `stats` names the per-child figures below
 )
 from ..fit.config import FitConfig
+from ..fit.lm import numpy_fallback
+from ..fit.native import native
 from ..platforms import get_platform
 from .mutate import random_constant
 from .training import Extra, with_extra
@@ -94,6 +96,7 @@ class Result:
     island: int = 0
     train_version: int = 0  # the training set's version it was fitted and scored on
     train_inputs: int = 0
+    numpy_fit: bool = False  # the compiled fitter could not run it (an op it lacks): numpy fitted it
 
 
 def start_xla_on_one_core() -> None:
@@ -116,6 +119,8 @@ class Worker:
         self.scorer = spec.scorer()
         if "xla" in (spec.cost, spec.semantics):
             start_xla_on_one_core()
+        if spec.fit.native:
+            native()  # the compiled fitter's one compile (~0.5 s), before the first child rather than in it
         self._training: tuple[int, PointSet, np.ndarray] | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -167,7 +172,7 @@ class Worker:
         return Result(task.id, to_dict(fitted), task.parent, task.mutation, error, mean, cost,
                       t_fit, time.perf_counter() - t0, self.name, failure,
                       argmax=stats.argmax if stats else float("nan"), island=task.island,
-                      train_version=version, train_inputs=int(tr.x.size))
+                      train_version=version, train_inputs=int(tr.x.size), numpy_fit=numpy_fallback(p, cfg))
 
     def evaluate_batch(self, tasks: list[Task]) -> list[Result]:
         return [self.evaluate(t) for t in tasks]

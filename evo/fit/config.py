@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FitConfig:
+    # The float64 stages (Levenberg-Marquardt, Lawson) by the compiled fitter (evo.fit.native);
+    # False: the numpy path (evo.fit.lm), which also serves any program the compiled one cannot run.
+    native: bool = True
     lm_iters: int = 40
     minimax_iters: int = 24
     float64_stride: int = 3      # LM and Lawson use every 3rd training point

@@ -25,25 +25,29 @@ from ..core.interp import evaluate
 from ..core.ir import Program
 from ..core.scoring import PointSet
 from .config import FitConfig
-from .lm import _weighted, fit_float64
+from .lm import compiled, fit_float64, weighted
+from .native import Native, Tape
 
 
-def round_in_turn(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: FitConfig) -> np.ndarray:
+def round_in_turn(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: FitConfig,
+                  native_tape: tuple[Native, Tape] | None = None) -> np.ndarray:
     """Stage 3, one at a time: round to float32 the free constant whose half-ULP moves
-    the weighted output most, re-fit the others around it, until all are rounded."""
+    the weighted output most, re-fit the others around it, until all are rounded.
+    native_tape: `lm.compiled(p, cfg)`, if known."""
+    nt = native_tape or compiled(p, cfg)
     c = p.constants.astype(np.float64)
     free = np.ones(c.size)
     # Each re-fit starts at the optimum moved by one rounding: a few steps suffice.
     refit = replace(cfg, lm_iters=cfg.round_lm_iters, minimax_iters=cfg.round_minimax_iters)
     while free.any():
-        _, jac = _weighted(p, x, v, w, c)
+        _, jac = weighted(p, x, v, w, c, cfg, native_tape=nt)
         with np.errstate(all="ignore"):
             half_ulp = np.spacing(np.abs(c).astype(np.float32)).astype(np.float64) / 2
             damage = np.where(free > 0, np.nan_to_num(np.abs(jac).max(axis=1) * half_ulp, nan=np.inf), -1.0)
         k = int(np.argmax(damage))
         c[k], free[k] = np.float32(c[k]), 0.0
         if free.any():
-            c = fit_float64(p.with_constants(c), x, v, w, refit, free)
+            c = fit_float64(p.with_constants(c), x, v, w, refit, free, native_tape=nt)
     return c.astype(np.float32)
 
 
@@ -86,7 +90,11 @@ def fit_errors(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, weight
     errors(y, points) -> per-point error, under the scorer's metric, of outputs y
     at x[points].
     """
+    nt = compiled(p, cfg)
+
     def errors_at(consts: np.ndarray, points: np.ndarray) -> np.ndarray:
+        if nt is not None:  # compiled: bit for bit the interpreter
+            return errors(nt[0].evaluate32(nt[1], x[points], consts), points)
         return errors(evaluate(p, x[points], np.float32, consts), points)
 
     everything = np.arange(x.size)
@@ -94,17 +102,19 @@ def fit_errors(p: Program, x: np.ndarray, hi: np.ndarray, lo: np.ndarray, weight
         return p, errors_at(p.constants[None, :], everything)[0]
     # The float64 stages see every few points (with both ends): cheaper, and the
     # float32 polish below judges on all of them.
-    sub = np.unique(np.r_[everything[:: cfg.float64_stride], x.size - 1])
+    sub = everything[:: cfg.float64_stride]
+    if sub[-1] != x.size - 1:
+        sub = np.r_[sub, x.size - 1]
     x64, v64, w64 = x[sub].astype(np.float64), (hi + lo)[sub], weights[sub]
     with np.errstate(over="ignore"):
-        c64 = fit_float64(p, x64, v64, w64, cfg)
+        c64 = fit_float64(p, x64, v64, w64, cfg, native_tape=nt)
         c = c64.astype(np.float32)
     if not np.all(np.isfinite(c)):
         c = p.constants.astype(np.float32)
     err = errors_at(c[None, :], everything)[0]
     if c.size > 1 and err.max() < cfg.round_below:
         with np.errstate(over="ignore"):
-            c_turn = round_in_turn(p.with_constants(c64), x64, v64, w64, cfg)
+            c_turn = round_in_turn(p.with_constants(c64), x64, v64, w64, cfg, nt)
         if np.all(np.isfinite(c_turn)):
             err_turn = errors_at(c_turn[None, :], everything)[0]
             if err_turn.max() < err.max():

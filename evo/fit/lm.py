@@ -10,9 +10,10 @@ import numpy as np
 
 from primitives import OPS, Op
 
-from ..core.ir import Program
+from ..core.ir import CONST, Program, X
 from ..core.walk import walk
 from .config import FitConfig
+from .native import Native, Tape, compiled_ops, native, tape
 
 
 def _dual(op: Op, k: int, n: int) -> Callable[..., tuple]:
@@ -72,6 +73,35 @@ def _weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.nda
     return (y - v) * w, jac * w
 
 
+def compiled(p: Program, cfg: FitConfig) -> tuple[Native, Tape] | None:
+    """The compiled fitter and the tape of `p`, where cfg asks for it and it runs `p`."""
+    if not cfg.native:
+        return None
+    nat = native()
+    t = tape(p) if nat is not None else None
+    return None if t is None else (nat, t)
+
+
+def numpy_fallback(p: Program, cfg: FitConfig) -> bool:
+    """Whether fitting `p` under cfg asks for the compiled fitter and gets the numpy path
+    (an op the compiled one lacks, or LLVM failed to build it)."""
+    if not (cfg.native and p.const_slots):
+        return False
+    ops = compiled_ops()
+    return native() is None or any(ins.op not in ops for _, ins in p.live if ins.op not in (X, CONST))
+
+
+def weighted(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, c: np.ndarray, cfg: FitConfig,
+             free: np.ndarray | None = None, native_tape: tuple[Native, Tape] | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted residuals (y - v) w and Jacobian, by the compiled fitter where it runs `p`
+    (cfg.native; native_tape: `compiled(p, cfg)` if known), else by numpy."""
+    nt = native_tape or compiled(p, cfg)
+    if nt is not None:
+        return nt[0].residuals(nt[1], x, v, w, c, free)
+    return _weighted(p, x, v, w, c, free)
+
+
 def _step(r: np.ndarray, jac: np.ndarray, lam: float, u: np.ndarray | None = None) -> np.ndarray:
     """Damped Gauss-Newton step for min sum u_i (r_i + J_i d)^2."""
     with np.errstate(all="ignore"):
@@ -96,9 +126,14 @@ def _max_abs(r: np.ndarray) -> float:
 
 
 def fit_float64(p: Program, x: np.ndarray, v: np.ndarray, w: np.ndarray, cfg: FitConfig,
-                free: np.ndarray | None = None) -> np.ndarray:
+                free: np.ndarray | None = None, native_tape: tuple[Native, Tape] | None = None) -> np.ndarray:
     """Stages 1-2: constants minimising the weighted max error in float64 (only the
-    `free` ones, a 0/1 mask, when given; the others keep their values)."""
+    `free` ones, a 0/1 mask, when given; the others keep their values). By the compiled
+    fitter where it runs `p` (cfg.native; native_tape: `compiled(p, cfg)` if known); the numpy
+    code below is its definition."""
+    nt = native_tape or compiled(p, cfg)
+    if nt is not None:
+        return nt[0].fit(nt[1], x, v, w, p.constants, free, cfg.lm_iters, cfg.minimax_iters)
     c = p.constants.copy()
     r, jac = _weighted(p, x, v, w, c, free)
     if not np.all(np.isfinite(r)) or not np.all(np.isfinite(jac)):
