@@ -216,13 +216,17 @@ class lax:  # noqa: N801 - the jax.lax calls of the JAX form, on numpy arrays
         return v
 '''
 
-_PUBLIC_NUMPY = '''
-def _{name}_f(x):
-    x32 = x.astype(np.float32)
+# One body for both forms (jnp is numpy in the NumPy form): reduce, kernel, hard cases,
+# rebuild in float32, hard inputs, and the one rounding to the format.
+_BODY = '''def _{name}_f(x):
+    x32 = x.astype(jnp.float32)
     r, t = _reduce_{name}(x32)
     y = _kernel_{name}(r)
 {exceptions}    out = _rebuild_{name}(x32, y, t)
 {fixes}    return out.astype({dtype})
+'''
+
+_PUBLIC_NUMPY = _BODY + '''
 
 
 def {name}(x):
@@ -233,15 +237,7 @@ def {name}(x):
 '''
 
 
-_PUBLIC = '''
-@jax.custom_jvp
-def _{name}_f(x):
-    x32 = x.astype(jnp.float32)
-    r, t = _reduce_{name}(x32)
-    y = _kernel_{name}(r)
-{exceptions}    out = _rebuild_{name}(x32, y, t)
-{fixes}    return out.astype({dtype})
-
+_PUBLIC = "@jax.custom_jvp\n" + _BODY + '''
 
 @_{name}_f.defjvp
 def _{name}_jvp(primals, tangents):
