@@ -129,3 +129,19 @@ def test_a_bf16_search_stops_at_its_goal_with_a_verified_correctly_rounded_membe
     # an independent check of the member the search calls correctly rounded
     assert _independent_misrounded(m.program, "bfloat16", 0.0, 0.99999994) == 0
     assert evo.verify(m).not_correctly_rounded == 0      # a member is verified on its run's platform
+
+
+def test_a_bf16_members_export_says_its_figures_in_bfloat16(tmp_path):
+    """The C header of a bfloat16 run's member states the bfloat16 figures (misrounded of every
+    bfloat16 input), not a float32 ULP; --full-range is refused in one line (the ready library
+    is the full-range form)."""
+    import evo
+
+    run = evo.search("exp2", (-0.5, 0.5), budget=None, max_evals=400, workers=0, out=tmp_path, name="e",
+                     progress=False, platform="bfloat16", seed=0, verify_below=0.7)
+    m = next(m for m in run.front if m.exhaustive)
+    src = evo.export(m, lang="c")
+    assert (f"{m.exhaustive['not_correctly_rounded']:,} of {m.exhaustive['inputs']:,} bfloat16 inputs of the "
+            "interval not correctly rounded") in src and "round it to bfloat16" in src
+    with pytest.raises(EvoError, match="^a bfloat16 kernel has no float32 full-range export: evo lib --format bfloat16"):
+        evo.export(m, lang="c", full_range=True)

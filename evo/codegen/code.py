@@ -36,6 +36,7 @@ class Provenance:
     seed: int | None = None
     evo_version: str = ""
     computed_by: str = ""         # where max_ulp is not the interpreter's semantics: what computed it (XLA ...)
+    accuracy: str = ""            # said instead of the float32 max error (a small output format's figures)
 
 
 def with_version(prov: Any) -> Any:
@@ -81,7 +82,9 @@ def header_lines(p: Program, target: Target, prov: Provenance, lang: str, name: 
     """The file's header. full_range_check: how the full-range function's error is known
     (default: how to check it, where the file does not say)."""
     lo, hi = target.interval
-    if prov.max_ulp is None:
+    if prov.accuracy:
+        acc = prov.accuracy
+    elif prov.max_ulp is None:
         acc = "max error on the interval: not measured"
     elif prov.exhaustive:
         n = f" ({prov.inputs:,} inputs)" if prov.inputs else ""

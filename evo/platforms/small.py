@@ -14,7 +14,10 @@ from targets import Target
 
 from ..classical.baselines import baselines as classical_baselines
 from ..classical.baselines import checked
+from ..codegen.code import Provenance
+from ..core.ir import Program
 from ..core.platform import Platform
+from ..errors import EvoError
 from ..core.scoring import Scorer
 from ..core.formats import FORMATS
 from ..fit.rounding import fit_rounding
@@ -31,7 +34,33 @@ def _row(name: str, summary: str, output: str, inputs: str) -> Platform:
                   verify=partial(verify_format, output_format=output, input_format=inputs),
                   goals=("faithful", "correctly-rounded") if inputs else ("faithful",), display="rounding",
                   exhaustive_over=f"every {inputs or 'float32'} input of the interval")
-    return replace(row, baselines=partial(_baselines, platform=row))
+    return replace(row, baselines=partial(_baselines, platform=row), provenance=partial(_provenance, platform=row),
+                   export=partial(_export, platform=row))
+
+
+def _provenance(p: Program, target: Target, source: str, member: Any = None, *, platform: Platform,
+                **options: Any) -> Provenance:
+    """What an export header says: the figures in the output format, where every input was checked."""
+    prov = FLOAT32.provenance(p, target, source, member=member, **options)
+    e = member.exhaustive if member is not None else None
+    out, inputs = platform.output_format, platform.input_format or "float32"
+    if e and "not_correctly_rounded" in e:
+        said = (f"as a {out} function (the float32 result rounded once to {out}): {e['not_correctly_rounded']:,} "
+                f"of {e['inputs']:,} {inputs} inputs of the interval not correctly rounded, max error "
+                f"{float(e.get('rounded_max_ulp', e['max_ulp'])):.4g} {out} ULP (every input checked); "
+                f"the code returns the float32 result: round it to {out}")
+    else:
+        said = (f"as a {out} function: not verified on every input (run `evo verify`); the code returns the "
+                f"float32 result: round it to {out}")
+    return replace(prov, accuracy=said)
+
+
+def _export(p: Program, target: Target, lang: str, full_range: bool = False, *, platform: Platform,
+            **options: Any) -> str:
+    if full_range:
+        raise EvoError(f"a {platform.name} kernel has no float32 full-range export: evo lib --format "
+                       f"{platform.output_format} writes the ready correctly rounded functions")
+    return FLOAT32.export(p, target, lang, **options)
 
 
 def _baselines(target: Target, *, platform: Platform, check: str = "cached", progress: Any = None,
