@@ -119,6 +119,7 @@ TARGETS: dict[str, Target] = {
         Target("log", "log(x)", (0.5, 1.0), "natural log on [0.5, 1]", full_range="log"),
         Target("erf", "erf(x)", (0.0, 1.0), "error function on [0, 1]"),
         Target("sigmoid", "1/(1+exp(-x))", (0.0, 4.0), "the logistic function on [0, 4]"),
+        Target("tanh", "tanh(x)", (0.0, 1.0), "hyperbolic tangent on [0, 1]"),
     )
 }
 

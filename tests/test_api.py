@@ -98,7 +98,7 @@ def test_api_errors_are_evo_errors_naming_the_parameter(tmp_path):
     assert message(lambda: evo.search("exp2", budget=[3], **common)) == \
         "budget must be a duration ('90s', '10m', '1h') or seconds, got [3]"
     assert message(lambda: evo.search(5, max_evals=5, **common)) == \
-        "target must be a name (exp2, exp, log2, log, erf, sigmoid) or an expression in x, got int 5"
+        "target must be a name (exp2, exp, log2, log, erf, sigmoid, tanh) or an expression in x, got int 5"
     assert message(lambda: evo.search("sin(x)", interval=(0, "a"), max_evals=5, **common)) == \
         "interval must be two numbers (lo, hi) or a string 'A,B', got (0, 'a')"
     # a program given as text, and what front.best() returns when nothing qualifies

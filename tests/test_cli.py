@@ -14,7 +14,7 @@ from evo.platforms import FLOAT32, REALS
 from targets import TARGETS, get_target
 
 KNOWN_OPS = "add, sub, mul, div, fma, neg, sqrt"
-KNOWN_TARGETS = "exp2, exp, log2, log, erf, sigmoid; or an expression in x with --interval A,B"
+KNOWN_TARGETS = "exp2, exp, log2, log, erf, sigmoid, tanh; or an expression in x with --interval A,B"
 
 
 def run(evo_cmd, *args) -> subprocess.CompletedProcess:

@@ -72,7 +72,7 @@ def test_ulp_error_against_mpmath(name):
     x = x[(x >= t.interval[0]) & (x <= t.interval[1])]
     hi, lo = t.exact(x)
     fn = {"exp2": mpmath.exp2, "exp": mpmath.exp, "log2": mpmath.log2, "log": mpmath.log, "erf": mpmath.erf,
-          "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v))}[name]
+          "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v)), "tanh": mpmath.tanh}[name]
     with mpmath.workprec(300):
         v = [fn(mpmath.mpf(float(xi))) for xi in x]
         cr = np.array([mp_round_f32(vi) for vi in v], F32)

@@ -19,15 +19,15 @@ from targets import cache_dir as truth_cache_dir
 from targets.truth import exact_values
 
 F32 = np.float32
-KNOWN = "exp2, exp, log2, log, erf, sigmoid"
+KNOWN = "exp2, exp, log2, log, erf, sigmoid, tanh"
 UNKNOWN_TARGET = f"(known: {KNOWN}; or an expression in x with --interval A,B)"
 
 
 def test_registry():
-    assert list(TARGETS) == ["exp2", "exp", "log2", "log", "erf", "sigmoid"]
+    assert list(TARGETS) == ["exp2", "exp", "log2", "log", "erf", "sigmoid", "tanh"]
     ln2_half = float(F32(math.log(2) / 2))
     want = {"exp2": (0.0, 1.0), "exp": (-ln2_half, ln2_half), "log2": (1.0, 2.0),
-            "log": (0.5, 1.0), "erf": (0.0, 1.0), "sigmoid": (0.0, 4.0)}
+            "log": (0.5, 1.0), "erf": (0.0, 1.0), "sigmoid": (0.0, 4.0), "tanh": (0.0, 1.0)}
     for name, t in TARGETS.items():
         assert t.name == name and t.interval == want[name]
         assert get_target(name) is t
@@ -58,7 +58,7 @@ def test_ground_truth_agrees_with_mpmath_at_higher_precision(name):
     x = x[(x >= lo_) & (x <= hi_)]
     hi, lo = t.exact(x)
     fn = {"exp2": mpmath.exp2, "exp": mpmath.exp, "log2": mpmath.log2, "log": mpmath.log,
-          "erf": mpmath.erf, "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v))}[name]
+          "erf": mpmath.erf, "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v)), "tanh": mpmath.tanh}[name]
     with mpmath.workprec(300):
         for xi, h, l in zip(x, hi, lo):
             v = fn(mpmath.mpf(float(xi)))

@@ -13,7 +13,7 @@ from ..errors import EvoError
 from ._common import print_json
 from .bench_jax import side_by_side
 
-BUILTINS = {"exp2": "jnp.exp2", "exp": "jnp.exp", "log2": "jnp.log2", "log": "jnp.log", "sigmoid": "jax.nn.sigmoid"}
+BUILTINS = {"exp2": "jnp.exp2", "exp": "jnp.exp", "log2": "jnp.log2", "log": "jnp.log", "sigmoid": "jax.nn.sigmoid", "tanh": "jnp.tanh"}
 
 
 def rows(n: int, repeats: int, formats: list[str]) -> list[dict]:

@@ -6,7 +6,8 @@ forms where the compiler has the type. The same steps as the native JAX form
 from __future__ import annotations
 
 from ..backends.c import c_function
-from .small_native import LN2_HI, LN2_LO, SQRT_HALF_BITS, SmallFunction, clip, log2e_split, overflow_from
+from .small_native import (LN2_HI, LN2_LO, SQRT_HALF_BITS, TANH_CLIP, SmallFunction, clip, log2e_split, overflow_from,
+                           tanh_small)
 
 SUFFIX = {"bfloat16": "bf16", "float16": "f16"}
 
@@ -78,6 +79,17 @@ _SIGMOID = """uint16_t {fn}(uint16_t in) {{
 }}
 """
 
+_TANH = """uint16_t {fn}(uint16_t in) {{
+    const float x = evo_from_{sfx}(in), magic = 12582912.0f, z = -2.0f * fabsf(x);
+    const float xc = z > -{clip}f ? z : -{clip}f;
+{reduce}    float y = {kernel}(r);
+{exceptions}    const float e = evo_u2f((uint32_t)(evo_f2i(y) + (int32_t)((uint32_t)evo_f2i(t) << 23)));
+    float out = fabsf(x) < {small}f ? x : copysignf((1.0f - e) / (1.0f + e), x);
+    if (x != x) out = x;
+{fixes}    return evo_to_{sfx}(out);
+}}
+"""
+
 _EXP2_REDUCE = "    const float t = xc + magic, r = xc - (t - magic);\n"
 _EXP_REDUCE = ("    const float s = xc * {hi}f, t = s + magic;\n"
                "    const float r = fmaf(xc, {lo}f, s - (t - magic));\n")
@@ -125,7 +137,12 @@ def _function(fn: SmallFunction) -> str:
     exceptions = "".join(f"    if (r == {float(r)!r}f) y = {float(y)!r}f;   /* hard case */\n" for r, y in fn.exceptions)
     fixes = "".join(f"    if (x == {float(v)!r}f) out = {float(c)!r}f;   /* hard input */\n" for v, c in fn.fixes)
     parts = [c_function(fn.program, kernel, static=True)]
-    if fn.function in ("exp2", "exp", "sigmoid"):
+    if fn.function == "tanh":
+        hi, lo = log2e_split(f)
+        parts.append(_TANH.format(fn=name, sfx=sfx, clip=repr(TANH_CLIP), small=repr(tanh_small(f)),
+                                  reduce=_EXP_REDUCE.format(hi=repr(hi), lo=repr(lo)), kernel=kernel,
+                                  exceptions=exceptions, fixes=fixes))
+    elif fn.function in ("exp2", "exp", "sigmoid"):
         hi, lo = log2e_split(f)
         reduce = _EXP2_REDUCE if fn.function == "exp2" else _EXP_REDUCE.format(hi=repr(hi), lo=repr(lo))
         sub = _SUBNORMAL.format(bits=f.bits, emin=f.emin) if f.emin <= -126 else ""

@@ -29,10 +29,17 @@ from ..core.formats import FORMATS, Format
 from ..core.ir import Program
 from .jax_native import _constants, kernel_body
 
-FUNCTIONS = ("exp2", "exp", "log2", "log", "sigmoid")
+FUNCTIONS = ("exp2", "exp", "log2", "log", "sigmoid", "tanh")
 KERNEL_INTERVAL = {"exp2": (-0.5, 0.5), "exp": (-0.5, 0.5), "log2": (0.7071068, 1.4142136),
-                   "log": (0.7071068, 1.4142136), "sigmoid": (-0.5, 0.5)}
-EXP_LIKE = ("exp", "sigmoid")      # reduced as e^z is (sigmoid: z = -|x|), the kernel 2^r
+                   "log": (0.7071068, 1.4142136), "sigmoid": (-0.5, 0.5), "tanh": (-0.5, 0.5)}
+EXP_LIKE = ("exp", "sigmoid", "tanh")   # reduced as e^z is (sigmoid: z = -|x|; tanh: -2|x|), the kernel 2^r
+TANH_CLIP = 83.0       # tanh: z = -2|x| >= -83, so that E = e^z is a normal float32 (k >= -120)
+
+
+def tanh_small(f: Format) -> float:
+    """Below it, tanh(x) = x - x^3/3 + ... rounds to x itself in the format (x^2/3 is under a
+    quarter of the format's relative spacing), and 1 - E would cancel: the result is x."""
+    return 2.0 ** -((f.precision + 3) // 2)
 SQRT_HALF_BITS = 0x3F3504F3        # float32 sqrt(1/2): m = x / 2^e in [sqrt(1/2), sqrt 2)
 LN2_HI, LN2_LO = 0.693145751953125, 1.4286068e-06    # ln 2 = hi + lo, hi of 16 bits: e * hi exact
 
@@ -81,6 +88,9 @@ def _reduce_source(fn: SmallFunction) -> str:
         return _LOG_REDUCE
     if fn.function == "sigmoid":      # e^z, z = -|x| <= 0
         return "    x = -jnp.abs(x)\n" + _reduce_source(replace(fn, function="exp"))
+    if fn.function == "tanh":         # e^z, z = -2|x| (exact), kept where E is normal
+        return (f"    x = jnp.maximum(-2 * jnp.abs(x), np.float32(-{TANH_CLIP}))\n"
+                + _reduce_source(replace(fn, function="exp")))
     if fn.function == "exp2":
         return (f"    x = jnp.maximum(x, -{clip(fn.fmt)})   # above: the overflow select\n"
                 "    magic = lax.optimization_barrier(MAGIC)   # or XLA folds x - ((x + M) - M) to 0\n"
@@ -259,7 +269,8 @@ def {name}(x):
 
 DERIVATIVE = {"exp2": "y.astype(jnp.float32) * np.float32(0.6931472)", "exp": "y.astype(jnp.float32)",
               "log2": "np.float32(1.442695) / x.astype(jnp.float32)", "log": "1 / x.astype(jnp.float32)",
-              "sigmoid": "y.astype(jnp.float32) * (1 - y.astype(jnp.float32))"}
+              "sigmoid": "y.astype(jnp.float32) * (1 - y.astype(jnp.float32))",
+              "tanh": "1 - y.astype(jnp.float32) * y.astype(jnp.float32)"}
 
 
 _SIGMOID_REBUILD = '''
@@ -273,8 +284,20 @@ def _rebuild_{name}(x, y, t):
 '''
 
 
+_TANH_REBUILD = '''
+def _rebuild_{name}(x, y, t):
+    """E = e^-2|x| = y * 2^k (a normal float32); tanh = sign(x) (1 - E) / (1 + E), and x itself
+    where |x| is small enough for tanh(x) to round to it (and 1 - E to cancel)."""
+    e = _i2f(_f2i(y) + (_f2i(t) << 23))
+    out = jnp.where(jnp.abs(x) < np.float32({small!r}), x, jnp.copysign((1 - e) / (1 + e), x))
+    return jnp.where(x != x, x, out)
+'''
+
+
 def _rebuild_source(fn: SmallFunction, dtype: str) -> str:
     f = fn.fmt
+    if fn.function == "tanh":
+        return _TANH_REBUILD.format(name=fn.function, small=tanh_small(f))
     if fn.function == "sigmoid":
         sub = _SUBNORMAL.format(bits=f.bits, emin=f.emin, dtype=dtype) if f.emin <= -126 else ""
         tiny = (f"    out = jnp.where((t <= MAGIC + np.float32({f.emin})) & (x < 0), e, out)\n" if sub else "")

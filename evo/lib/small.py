@@ -13,7 +13,7 @@ import numpy as np
 
 from targets import get_target
 
-from ..codegen.small_native import SmallFunction, module_source
+from ..codegen.small_native import SmallFunction, module_source, tanh_small
 from ..core.formats import Format
 from ..fit.rounding import fit_to_intervals
 from ..verification.formats import SmallCheck, check_small_function, correctly_rounded_everywhere
@@ -41,6 +41,9 @@ def kernel_targets(fn: SmallFunction) -> tuple[np.ndarray, np.ndarray, np.ndarra
     below, above = fmt.gaps(c[use])
     if fn.function == "sigmoid":
         return _rows(r, *_sigmoid_intervals(x[use], c[use], below, above, aux, module, fmt))
+    if fn.function == "tanh":
+        big = np.abs(x[use]) >= tanh_small(fmt)
+        return _rows(r[big], *_tanh_intervals(c[use][big], below[big], above[big], aux[big], module))
     if fn.function in ("exp2", "exp"):
         scale = np.ldexp(1.0, -(aux.astype(np.float64) - float(module.MAGIC)).astype(np.int64))
         ck, below, above = c[use] * scale, below * scale, above * scale
@@ -52,6 +55,18 @@ def kernel_targets(fn: SmallFunction) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def _rows(r: np.ndarray, c: np.ndarray, below: np.ndarray, above: np.ndarray):
     rows = np.unique(np.stack([r.astype(np.float64), c, below, above]), axis=1)
     return rows[0].astype(np.float32), rows[1], rows[2], rows[3]
+
+
+def _tanh_intervals(c, below, above, t, module):
+    """tanh's kernel intervals: |tanh| = (1 - E) / (1 + E) in (a, b) for E = e^-2|x| in
+    ((1 - b) / (1 + b), (1 - a) / (1 + a)), and K(r) = E / 2^k. As (centre, width, width)."""
+    neg = c < 0
+    a = np.abs(c) - np.where(neg, above, below) / 2
+    b = np.abs(c) + np.where(neg, below, above) / 2
+    lo, hi = (1 - b) / (1 + b), (1 - a) / (1 + a)
+    scale = np.ldexp(1.0, -(t.astype(np.float64) - float(module.MAGIC)).astype(np.int64))
+    lo, hi = lo * scale, hi * scale
+    return (lo + hi) / 2, hi - lo, hi - lo
 
 
 def _sigmoid_intervals(x, c, below, above, t, module, fmt: Format):

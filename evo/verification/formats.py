@@ -220,7 +220,7 @@ def verify_format(p: Program, target: Target, interval: tuple[float, float] | No
 # (evo.codegen.small_native); None: as mpmath says
 _SPECIAL = {"exp2": (0.0, math.inf, None), "exp": (0.0, math.inf, None),
             "log2": (math.nan, math.inf, -math.inf), "log": (math.nan, math.inf, -math.inf),
-            "sigmoid": (0.0, 1.0, None)}
+            "sigmoid": (0.0, 1.0, None), "tanh": (-1.0, 1.0, None)}
 
 
 @dataclass(frozen=True)
