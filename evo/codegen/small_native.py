@@ -30,9 +30,6 @@ from ..core.ir import Program
 from .jax_native import _constants, kernel_body
 
 FUNCTIONS = ("exp2", "exp", "log2", "log", "sigmoid", "tanh")
-KERNEL_INTERVAL = {"exp2": (-0.5, 0.5), "exp": (-0.5, 0.5), "log2": (0.7071068, 1.4142136),
-                   "log": (0.7071068, 1.4142136), "sigmoid": (-0.5, 0.5), "tanh": (-0.5, 0.5)}
-EXP_LIKE = ("exp", "sigmoid", "tanh")   # reduced as e^z is (sigmoid: z = -|x|; tanh: -2|x|), the kernel 2^r
 TANH_CLIP = 83.0       # tanh: z = -2|x| >= -83, so that E = e^z is a normal float32 (k >= -120)
 
 
@@ -63,7 +60,7 @@ def log2e_split(f: Format) -> tuple[float, float]:
 class SmallFunction:
     function: str       # exp2 | exp | log2 | log
     format: str         # bfloat16 | float16
-    program: Program    # the kernel on KERNEL_INTERVAL[function]
+    program: Program    # the kernel: on [-0.5, 0.5] for the exps, sigmoid, tanh; [sqrt(1/2), sqrt 2] logs
     source: str = ""    # where the kernel came from and how its constants were fitted
     # (r, y): reduced arguments whose exact result lies within float32's own rounding of a
     # rounding boundary, and the kernel value that rounds correctly there (each a select)

@@ -129,17 +129,6 @@ def write_catalog(entries: list[dict], path: Path = SMALL_CATALOG) -> None:
     path.write_text(json.dumps({"format": "evo-small-lib/1", "functions": entries}, indent=1) + "\n")
 
 
-def formats_of(functions: list[SmallFunction]) -> dict[str, list[SmallFunction]]:
-    out: dict[str, list[SmallFunction]] = {}
-    for f in functions:
-        out.setdefault(f.format, []).append(f)
-    return out
-
-
-__all__ = ["SMALL_CATALOG", "Format", "kernel_targets", "fit_small", "check", "load_module", "write_catalog",
-           "formats_of"]
-
-
 def load_c(functions: list[SmallFunction], doc: str = "evo small-format functions"):
     """The C form (evo.codegen.small_c) built by gcc, each function as numpy format array ->
     format array through its array form; None without gcc."""
@@ -215,3 +204,7 @@ def small_files(functions: list[SmallFunction], lang: str, stem: str) -> dict[st
               f"#include <stdint.h>\n#ifdef __cplusplus\nextern \"C\" {{\n#endif\n{protos}#ifdef __cplusplus\n}}\n"
               "#endif\n#endif\n")
     return {f"{name}.h": header, f"{name}.c": c_source(functions, doc)}
+
+
+__all__ = ["SMALL_CATALOG", "kernel_targets", "fit_small", "check", "check_c", "load_module", "load_c",
+           "write_catalog", "small_catalog", "small_files"]
