@@ -6,7 +6,7 @@ forms where the compiler has the type. The same steps as the native JAX form
 from __future__ import annotations
 
 from ..backends.c import c_function
-from .small_native import (LN2_HI, LN2_LO, SQRT_HALF_BITS, TANH_CLIP, SmallFunction, clip, log2e_split, overflow_from,
+from .small_native import (LN2_HI, LN2_LO, SQRT_HALF_BITS, SmallFunction, log2e_split, overflow_from, reduce_limit,
                            tanh_small)
 
 SUFFIX = {"bfloat16": "bf16", "float16": "f16"}
@@ -139,14 +139,14 @@ def _function(fn: SmallFunction) -> str:
     parts = [c_function(fn.program, kernel, static=True)]
     if fn.function == "tanh":
         hi, lo = log2e_split(f)
-        parts.append(_TANH.format(fn=name, sfx=sfx, clip=repr(TANH_CLIP), small=repr(tanh_small(f)),
+        parts.append(_TANH.format(fn=name, sfx=sfx, clip=repr(reduce_limit(fn)), small=repr(tanh_small(f)),
                                   reduce=_EXP_REDUCE.format(hi=repr(hi), lo=repr(lo)), kernel=kernel,
                                   exceptions=exceptions, fixes=fixes))
     elif fn.function in ("exp2", "exp", "sigmoid"):
         hi, lo = log2e_split(f)
         reduce = _EXP2_REDUCE if fn.function == "exp2" else _EXP_REDUCE.format(hi=repr(hi), lo=repr(lo))
         sub = _SUBNORMAL.format(bits=f.bits, emin=f.emin) if f.emin <= -126 else ""
-        lim = clip(f) if fn.function == "exp2" else clip(f) / 1.4426950408889634
+        lim = reduce_limit(fn)
         if fn.function == "sigmoid":
             tiny = f"    if (t <= magic + ({f.emin}) && x < 0) out = e;\n" if sub else ""
             parts.append(_SIGMOID.format(fn=name, sfx=sfx, clip=repr(float(lim)), reduce=reduce, kernel=kernel,

@@ -21,7 +21,7 @@ inputs NaN, and a subnormal input is read by its bits (XLA on CPU reads it as 0)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -78,25 +78,28 @@ class SmallFunction:
         return self.function
 
 
+def reduce_limit(fn: SmallFunction) -> float:
+    """How far below 0 the exps' reduction takes its argument (beyond, every result is the
+    same: 0, or 1 for sigmoid and tanh): k >= -clip, and for tanh E = e^z stays normal."""
+    lim = clip(fn.fmt) if fn.function == "exp2" else clip(fn.fmt) / math.log2(math.e)
+    return min(lim, TANH_CLIP) if fn.function == "tanh" else lim
+
+
 def _reduce_source(fn: SmallFunction) -> str:
     """(r, t): the reduced argument and, for the exps, t = k + MAGIC, whose low bits hold
     k = round(x * scale); for the logs, the exponent e (float32) of x = m * 2^e."""
     if fn.function in ("log2", "log"):
         return _LOG_REDUCE
-    if fn.function == "sigmoid":      # e^z, z = -|x| <= 0
-        return "    x = -jnp.abs(x)\n" + _reduce_source(replace(fn, function="exp"))
-    if fn.function == "tanh":         # e^z, z = -2|x| (exact), kept where E is normal
-        return (f"    x = jnp.maximum(-2 * jnp.abs(x), np.float32(-{TANH_CLIP}))\n"
-                + _reduce_source(replace(fn, function="exp")))
+    lim = reduce_limit(fn)
+    clipped = f"    x = jnp.maximum(x, -{lim!r})   # below it every result is the same\n"
     if fn.function == "exp2":
-        return (f"    x = jnp.maximum(x, -{clip(fn.fmt)})   # above: the overflow select\n"
-                "    magic = lax.optimization_barrier(MAGIC)   # or XLA folds x - ((x + M) - M) to 0\n"
+        return (clipped + "    magic = lax.optimization_barrier(MAGIC)   # or XLA folds x - ((x + M) - M) to 0\n"
                 "    t = x + magic\n"
                 "    return x - (t - magic), t\n")
     hi, lo = log2e_split(fn.fmt)
-    lim = clip(fn.fmt) / math.log2(math.e)
-    return (f"    x = jnp.maximum(x, -{lim!r})   # above: the overflow select\n"
-            f"    s = x * np.float32({hi!r})\n"
+    z = {"sigmoid": "    x = -jnp.abs(x)   # e^z, z = -|x|\n",
+         "tanh": "    x = -2 * jnp.abs(x)   # e^z, z = -2|x| (exact)\n"}.get(fn.function, "")
+    return (z + clipped + f"    s = x * np.float32({hi!r})\n"
             "    magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0\n"
             "    t = s + magic\n"
             f"    return _fma(x, np.float32({lo!r}), s - (t - magic)), t\n")

@@ -16,6 +16,13 @@ from functools import cached_property
 import numpy as np
 
 
+def side_distance(y, c, below, above, margin: np.ndarray | float = 0.0) -> np.ndarray:
+    """|y - c| (plus margin) in units of the gap on y's side of c: below c, `below`; above
+    it, `above`. Under 0.5 means y is inside c's rounding interval."""
+    with np.errstate(all="ignore"):
+        return np.where(y >= c, (y - c + margin) / above, (c - y + margin) / below)
+
+
 @dataclass(frozen=True)
 class Format:
     name: str          # bfloat16 | float16
@@ -121,9 +128,8 @@ class Format:
         c = np.asarray(c, np.float64)
         fin = np.isfinite(c)
         cf = np.where(fin, c, 0.0)
-        below, above = self.gaps(cf)
+        d = side_distance(y64, cf, *self.gaps(cf))
         with np.errstate(all="ignore"):
-            d = np.where(y64 >= cf, (y64 - cf) / above, (cf - y64) / below)
             same = self.round(y) == np.asarray(c, np.float32)
         d = np.where(fin, np.where(np.isfinite(y64), d, np.inf), np.where(same, 0.0, np.inf))
         return np.where(np.isnan(c) & np.isnan(y64), 0.0, d)

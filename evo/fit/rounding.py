@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.formats import Format
+from ..core.formats import Format, side_distance
 from ..core.interp import evaluate
 from ..core.ir import Program
 from ..core.scoring import PointSet
@@ -27,10 +27,9 @@ from .lm import forward
 LP_SECONDS = 2.0
 
 
-def _distance64(fmt: Format, y: np.ndarray, c: np.ndarray, below: np.ndarray, above: np.ndarray,
+def _distance64(y: np.ndarray, c: np.ndarray, below: np.ndarray, above: np.ndarray,
                 margin: np.ndarray | float = 0.0) -> float:
-    with np.errstate(all="ignore"):
-        d = np.where(y >= c, (y - c + margin) / above, (c - y + margin) / below)
+    d = side_distance(y, c, below, above, margin)
     m = float(np.max(d)) if d.size else 0.0
     return m if np.isfinite(m) else np.inf
 
@@ -49,7 +48,7 @@ def minimax_distance(p: Program, x: np.ndarray, c: np.ndarray, fmt: Format, star
     x64 = x.astype(np.float64)
     cons = np.array(start, np.float64)
     y, jac = forward(p, x64, cons)
-    best = _distance64(fmt, y, c, below, above, margin)
+    best = _distance64(y, c, below, above, margin)
     delta = np.maximum(np.abs(cons), 1e-3)
     k = cons.size
     for _ in range(iters):
@@ -64,7 +63,7 @@ def minimax_distance(p: Program, x: np.ndarray, c: np.ndarray, fmt: Format, star
             break
         c_new = cons + res.x[:k] * delta
         y_new, jac_new = forward(p, x64, c_new)
-        m = _distance64(fmt, y_new, c, below, above, margin)
+        m = _distance64(y_new, c, below, above, margin)
         if m < best:
             gain = 1 - m / best
             exact = abs(m - res.x[k]) <= 1e-9 * m     # the model was exact: linear in the constants
@@ -112,8 +111,7 @@ def fit_to_intervals(p: Program, x: np.ndarray, c: np.ndarray, below: np.ndarray
 
     def errors_at(consts: np.ndarray, points: np.ndarray) -> np.ndarray:
         y = evaluate(p, x[points], np.float32, consts).astype(np.float64)
-        with np.errstate(all="ignore"):
-            d = np.where(y >= c[points], (y - c[points]) / above[points], (c[points] - y) / below[points])
+        d = side_distance(y, c[points], below[points], above[points])
         return np.where(np.isfinite(d), d, np.inf)
 
     if not p.const_slots:

@@ -14,7 +14,7 @@ import numpy as np
 from targets import get_target
 
 from ..codegen.small_native import SmallFunction, module_source, tanh_small
-from ..core.formats import Format
+from ..core.formats import Format, side_distance
 from ..fit.rounding import fit_to_intervals
 from ..verification.formats import SmallCheck, check_small_function, correctly_rounded_everywhere
 from ..verification.xla import module_from_source
@@ -39,17 +39,19 @@ def kernel_targets(fn: SmallFunction) -> tuple[np.ndarray, np.ndarray, np.ndarra
     module = load_module([fn])
     r, aux = (np.asarray(v) for v in jax.jit(getattr(module, f"_reduce_{fn.function}"))(x[use]))
     below, above = fmt.gaps(c[use])
-    if fn.function == "sigmoid":
-        return _rows(r, *_sigmoid_intervals(x[use], c[use], below, above, aux, module, fmt))
-    if fn.function == "tanh":
-        big = np.abs(x[use]) >= tanh_small(fmt)
-        return _rows(r[big], *_tanh_intervals(c[use][big], below[big], above[big], aux[big], module))
-    if fn.function in ("exp2", "exp"):
-        scale = np.ldexp(1.0, -(aux.astype(np.float64) - float(module.MAGIC)).astype(np.int64))
-        ck, below, above = c[use] * scale, below * scale, above * scale
-    else:
+    if fn.function in ("log2", "log"):
         ck = c[use] - aux.astype(np.float64) * (1.0 if fn.function == "log2" else math.log(2))
-    return _rows(r, ck, below, above)
+        return _rows(r, ck, below, above)
+    k = (aux.astype(np.float64) - float(module.MAGIC)).astype(np.int64)     # the exps' t holds k
+    scale = np.ldexp(1.0, -k)
+    if fn.function in ("exp2", "exp"):
+        return _rows(r, c[use] * scale, below * scale, above * scale)
+    if fn.function == "sigmoid":
+        lo, hi = _sigmoid_interval(x[use], c[use], below, above, k, fmt)
+        return _rows(r, *_scaled(lo, hi, scale))
+    big = np.abs(x[use]) >= tanh_small(fmt)        # tanh: below, the result is x itself
+    lo, hi = _tanh_interval(c[use], below, above)
+    return _rows(r[big], *_scaled(lo[big], hi[big], scale[big]))
 
 
 def _rows(r: np.ndarray, c: np.ndarray, below: np.ndarray, above: np.ndarray):
@@ -57,34 +59,33 @@ def _rows(r: np.ndarray, c: np.ndarray, below: np.ndarray, above: np.ndarray):
     return rows[0].astype(np.float32), rows[1], rows[2], rows[3]
 
 
-def _tanh_intervals(c, below, above, t, module):
-    """tanh's kernel intervals: |tanh| = (1 - E) / (1 + E) in (a, b) for E = e^-2|x| in
-    ((1 - b) / (1 + b), (1 - a) / (1 + a)), and K(r) = E / 2^k. As (centre, width, width)."""
-    neg = c < 0
-    a = np.abs(c) - np.where(neg, above, below) / 2
-    b = np.abs(c) + np.where(neg, below, above) / 2
-    lo, hi = (1 - b) / (1 + b), (1 - a) / (1 + a)
-    scale = np.ldexp(1.0, -(t.astype(np.float64) - float(module.MAGIC)).astype(np.int64))
+def _scaled(lo: np.ndarray, hi: np.ndarray, scale: np.ndarray):
+    """An interval (lo, hi) of E as K(r) = E / 2^k must meet it: (centre, width, width), so
+    that a distance of 0.5 is an end."""
     lo, hi = lo * scale, hi * scale
     return (lo + hi) / 2, hi - lo, hi - lo
 
 
-def _sigmoid_intervals(x, c, below, above, t, module, fmt: Format):
-    """The kernel's interval for each input of sigmoid: the result rounds to c when it lies in
-    (c - below/2, c + above/2); through 1 / (1 + E) (x >= 0) or E / (1 + E) (x < 0) that is an
-    interval of E = e^-|x|, and of K(r) = E / 2^k. Where the result is subnormal (x < -87 in
-    bfloat16), E itself is rounded: c's own interval. As (centre, width, width)."""
+def _tanh_interval(c, below, above):
+    """|tanh| = (1 - E) / (1 + E) rounds to |c| for E = e^-2|x| in ((1 - b) / (1 + b),
+    (1 - a) / (1 + a)), (a, b) the rounding interval of |c|."""
+    neg = c < 0
+    a = np.abs(c) - np.where(neg, above, below) / 2
+    b = np.abs(c) + np.where(neg, below, above) / 2
+    return (1 - b) / (1 + b), (1 - a) / (1 + a)
+
+
+def _sigmoid_interval(x, c, below, above, k, fmt: Format):
+    """sigmoid rounds to c when it lies in (a, b) = (c - below/2, c + above/2); through
+    1 / (1 + E) (x >= 0) or E / (1 + E) (x < 0) that is an interval of E = e^-|x|. Where the
+    result is subnormal (x < -87 in bfloat16), E itself is rounded: c's own interval."""
     a, b = c - below / 2, c + above / 2
-    k = (t.astype(np.float64) - float(module.MAGIC)).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         lo = np.where(x >= 0, 1 / b - 1, a / (1 - a))
         hi = np.where(x >= 0, 1 / a - 1, b / (1 - b))
     tiny = (k <= fmt.emin) & (x < 0) if fmt.emin <= -126 else np.zeros(x.size, bool)
     lo, hi = np.where(tiny, a, lo), np.where(tiny, b, hi)
-    hi = np.where(np.isfinite(hi), hi, np.finfo(np.float64).max / 4)
-    scale = np.ldexp(1.0, -k)
-    lo, hi = lo * scale, hi * scale
-    return (lo + hi) / 2, hi - lo, hi - lo
+    return lo, np.where(np.isfinite(hi), hi, np.finfo(np.float64).max / 4)
 
 
 def fit_small(fn: SmallFunction, max_exceptions: int = 4) -> tuple[SmallFunction, float]:
@@ -115,8 +116,7 @@ def _value_inside(c: np.ndarray, below: np.ndarray, above: np.ndarray) -> float 
     with np.errstate(over="ignore"):
         values = np.unique(c.astype(np.float32))
     for v in values:
-        d = np.where(v >= c, (v - c) / above, (c - v) / below)
-        if np.all(d < 0.5):
+        if np.all(side_distance(v, c, below, above) < 0.5):
             return float(v)
     return None
 

@@ -68,13 +68,19 @@ def _worst(dist: np.ndarray, x: np.ndarray, k: int = 4) -> tuple[tuple[float, fl
 def _measure(f: Format, y: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(distance from the correctly rounded value, rounded error, misrounded) per input."""
     c = f.correctly_rounded(hi, lo)
-    dist = f.cr_distance(y, c)
-    rounded = f.round(y).astype(np.float64)
+    err, wrong = _rounded_errors(f, f.round(y).astype(np.float64), c, hi, lo)
+    return f.cr_distance(y, c), err, wrong
+
+
+def _rounded_errors(f: Format, rounded: np.ndarray, c: np.ndarray, hi: np.ndarray,
+                    lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(error in the format's ulps, misrounded) of results already in the format, against
+    the exact hi + lo and its correctly rounded c."""
     wrong = ~_same(rounded, c)
-    err = f.ulp_error(y, hi, lo)
+    err = f.ulp_error(rounded, hi, lo)
     # where the exact value is beyond the format (inf), only inf is right
     err = np.where(np.isfinite(c), err, np.where(wrong, np.inf, 0.0))
-    return dist, np.where(np.isnan(c) & np.isnan(rounded), 0.0, err), wrong
+    return np.where(np.isnan(c) & np.isnan(rounded), 0.0, err), wrong
 
 
 # The per-input rules of `_measure` in one C loop (the numpy form costs ~90 ns an input
@@ -232,7 +238,7 @@ class SmallCheck:
     format: str
     inputs: int                   # 65,536
     misrounded: int               # results that are not the correctly rounded value (NaN: NaN)
-    max_ulp: float                # the largest error of a finite result, in the format's ulps
+    max_ulp: float                # the largest error, in the format's ulps (inf: a non-finite result where one is finite)
     subnormal_results: int        # inputs whose correctly rounded result is subnormal (checked like the rest)
     worst: tuple[tuple[float, float, float], ...] = ()   # (x, got, correctly rounded) of some misrounded
     seconds: float = 0.0
@@ -266,12 +272,8 @@ def check_small_function(fn: Callable[[np.ndarray], Any], target: Target, fmt: F
     bits = np.arange(1 << 16, dtype=np.uint16)
     with np.errstate(invalid="ignore"):     # NaN patterns
         got = np.asarray(fn(bits.view(fmt.numpy_dtype))).astype(np.float32).astype(np.float64)
-    wrong = ~_same(got, c)
-    with np.errstate(all="ignore"):
-        err = np.abs((got - hi) - lo) / fmt.spacing(hi)
-    err = np.where(np.isfinite(c), err, np.where(wrong, np.inf, 0.0))
+    err, wrong = _rounded_errors(fmt, got, c, hi, lo)
     idx = np.flatnonzero(wrong)[:8]
     sub = int(np.sum((np.abs(c) < fmt.min_normal) & (c != 0)))
-    return SmallCheck(target.full_range or target.name, fmt.name, x.size, int(wrong.sum()),
-                      float(np.max(np.where(np.isnan(err), 0.0, err))), sub,
+    return SmallCheck(target.full_range or target.name, fmt.name, x.size, int(wrong.sum()), float(np.max(err)), sub,
                       tuple((float(x[i]), float(got[i]), float(c[i])) for i in idx), time.perf_counter() - t0)

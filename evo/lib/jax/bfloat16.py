@@ -52,7 +52,7 @@ def _kernel_exp2(x):
 
 def _reduce_exp2(x):
     """The exact reduction."""
-    x = jnp.maximum(x, -160.0)   # above: the overflow select
+    x = jnp.maximum(x, -160.0)   # below it every result is the same
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds x - ((x + M) - M) to 0
     t = x + magic
     return x - (t - magic), t
@@ -115,7 +115,7 @@ def _kernel_exp(x):
 
 def _reduce_exp(x):
     """The exact reduction."""
-    x = jnp.maximum(x, -110.90354888959125)   # above: the overflow select
+    x = jnp.maximum(x, -110.90354888959125)   # below it every result is the same
     s = x * np.float32(1.44268798828125)
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0
     t = s + magic
@@ -306,8 +306,8 @@ def _kernel_sigmoid(x):
 
 def _reduce_sigmoid(x):
     """The exact reduction."""
-    x = -jnp.abs(x)
-    x = jnp.maximum(x, -110.90354888959125)   # above: the overflow select
+    x = -jnp.abs(x)   # e^z, z = -|x|
+    x = jnp.maximum(x, -110.90354888959125)   # below it every result is the same
     s = x * np.float32(1.44268798828125)
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0
     t = s + magic
@@ -381,8 +381,8 @@ def _kernel_tanh(x):
 
 def _reduce_tanh(x):
     """The exact reduction."""
-    x = jnp.maximum(-2 * jnp.abs(x), np.float32(-83.0))
-    x = jnp.maximum(x, -110.90354888959125)   # above: the overflow select
+    x = -2 * jnp.abs(x)   # e^z, z = -2|x| (exact)
+    x = jnp.maximum(x, -83.0)   # below it every result is the same
     s = x * np.float32(1.44268798828125)
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0
     t = s + magic

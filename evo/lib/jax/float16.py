@@ -54,7 +54,7 @@ def _kernel_exp2(x):
 
 def _reduce_exp2(x):
     """The exact reduction."""
-    x = jnp.maximum(x, -27.0)   # above: the overflow select
+    x = jnp.maximum(x, -27.0)   # below it every result is the same
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds x - ((x + M) - M) to 0
     t = x + magic
     return x - (t - magic), t
@@ -116,7 +116,7 @@ def _kernel_exp(x):
 
 def _reduce_exp(x):
     """The exact reduction."""
-    x = jnp.maximum(x, -18.714973875118524)   # above: the overflow select
+    x = jnp.maximum(x, -18.714973875118524)   # below it every result is the same
     s = x * np.float32(1.442626953125)
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0
     t = s + magic
@@ -320,8 +320,8 @@ def _kernel_sigmoid(x):
 
 def _reduce_sigmoid(x):
     """The exact reduction."""
-    x = -jnp.abs(x)
-    x = jnp.maximum(x, -18.714973875118524)   # above: the overflow select
+    x = -jnp.abs(x)   # e^z, z = -|x|
+    x = jnp.maximum(x, -18.714973875118524)   # below it every result is the same
     s = x * np.float32(1.442626953125)
     magic = lax.optimization_barrier(MAGIC)   # or XLA folds s - ((s + M) - M) to 0
     t = s + magic
